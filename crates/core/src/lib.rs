@@ -1,0 +1,13 @@
+//! Outlay's domain core: money, currencies, the ledger's rules and the identifiers that cross
+//! every layer. Pure code: no I/O, no clock reads, no randomness. Everything here validates on
+//! construction, so an invalid value cannot exist past the edge that parsed it.
+
+pub mod idempotency;
+pub mod ids;
+pub mod ledger;
+pub mod money;
+pub mod refs;
+
+pub use idempotency::IdempotencyKey;
+pub use ids::{AccountId, EntityId};
+pub use money::{Amount, AmountError, Currency, CurrencyError, Money};
