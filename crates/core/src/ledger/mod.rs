@@ -16,7 +16,7 @@ pub mod rules;
 
 pub use audit::{AuditReport, Auditor, StoredEntry, StoredLine, Violation};
 pub use book::{Book, Overdraft};
-pub use chain::{GENESIS_HASH, entry_hash};
+pub use chain::{ChainFields, GENESIS_HASH, entry_hash};
 
 use std::fmt;
 

@@ -1,0 +1,1021 @@
+//! The embedded default: one SQLite file in WAL mode with `synchronous=FULL`. The writer owns one
+//! connection on its own thread; reads use a small pool of connections on blocking threads.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use outlay_core::ledger::{self, EntryDraft, Kind, LedgerKey, Owner, StoredEntry, StoredLine};
+use outlay_core::{AccountId, Currency};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use time::OffsetDateTime;
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+use crate::migrate::{Migration, SQLITE};
+use crate::{
+    AccountRow, Backend, BalanceRow, BankAccount, CredentialRow, DepositFilter, DepositRow, HoldableObject,
+    IdempotencyRecord, NewEvent, Page, PageRequest, PendingByReference, PostError, Store, StoreError, StoreResult,
+    TokenRow, TransactionFilter, TransactionRow, WithdrawalFilter, WithdrawalRow, WriteTx, WriterConn,
+};
+
+const READERS: usize = 4;
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(code, Some(message)) = &e
+            && code.code == rusqlite::ErrorCode::ConstraintViolation
+        {
+            // SQLite names the columns, not the constraint: map the ones callers act on.
+            let constraint = if message.contains("idempotency_keys") {
+                "idempotency_keys_pkey"
+            } else if message.contains("credentials.client_id") {
+                "credentials_client_id_key"
+            } else if message.contains("short_reference_id") {
+                "short_reference_key"
+            } else {
+                return StoreError::Database(e.to_string());
+            };
+            return StoreError::Conflict { constraint: constraint.to_owned() };
+        }
+        StoreError::Database(e.to_string())
+    }
+}
+
+fn ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn from_ms(v: i64) -> StoreResult<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(v) * 1_000_000).map_err(StoreError::corrupt)
+}
+
+fn opt_from_ms(v: Option<i64>) -> StoreResult<Option<OffsetDateTime>> {
+    v.map(from_ms).transpose()
+}
+
+fn uuid(text: &str) -> StoreResult<Uuid> {
+    Uuid::parse_str(text).map_err(|e| StoreError::corrupt(format!("uuid {text}: {e}")))
+}
+
+fn account_id(text: &str) -> StoreResult<AccountId> {
+    uuid(text).map(AccountId)
+}
+
+fn ledger_key(owner: &str, currency: &str, kind: &str) -> StoreResult<LedgerKey> {
+    Ok(LedgerKey {
+        owner: Owner::parse(owner).ok_or_else(|| StoreError::corrupt(format!("owner {owner}")))?,
+        currency: Currency::parse(currency).map_err(|e| StoreError::corrupt(format!("currency {currency}: {e}")))?,
+        kind: Kind::parse(kind).ok_or_else(|| StoreError::corrupt(format!("kind {kind}")))?,
+    })
+}
+
+fn path_from_url(url: &str) -> StoreResult<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .ok_or_else(|| StoreError::Config(format!("not a sqlite URL: {url}")))?;
+    let rest = rest.split('?').next().unwrap_or(rest);
+    if rest.is_empty() || rest.contains(":memory:") {
+        return Err(StoreError::Config("SQLite needs a file path (sqlite://path/to/outlay.db)".into()));
+    }
+    Ok(PathBuf::from(rest))
+}
+
+fn connect(path: &PathBuf) -> StoreResult<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: every commit is fsynced; group commit in the writer amortises it.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(128);
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection, migrations: &[Migration]) -> StoreResult<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+    )?;
+    for m in migrations {
+        let applied: Option<String> = tx
+            .query_row("SELECT checksum FROM schema_migrations WHERE version = ?1", [m.version], |r| r.get(0))
+            .optional()?;
+        match applied {
+            Some(sum) if sum == m.checksum() => {}
+            Some(_) => {
+                return Err(StoreError::Config(format!(
+                    "migration {} ({}) was changed after it was applied",
+                    m.version, m.name
+                )));
+            }
+            None => {
+                tx.execute_batch(m.sql)?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![m.version, m.name, m.checksum(), ms(OffsetDateTime::now_utc())],
+                )?;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+pub struct SqliteStore {
+    path: PathBuf,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    permits: Arc<Semaphore>,
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let path = path_from_url(url)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Config(format!("{}: {e}", dir.display())))?;
+        }
+        let p = path.clone();
+        tokio::task::spawn_blocking(move || -> StoreResult<()> {
+            let mut conn = connect(&p)?;
+            migrate(&mut conn, SQLITE)
+        })
+        .await
+        .map_err(|e| StoreError::Database(e.to_string()))??;
+        Ok(Self { path, readers: Arc::new(Mutex::new(Vec::new())), permits: Arc::new(Semaphore::new(READERS)) })
+    }
+
+    /// Run `f` on a pooled read connection on a blocking thread.
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let _permit = self.permits.acquire().await.map_err(|e| StoreError::Database(e.to_string()))?;
+        let pooled = self.readers.lock().map_err(|_| StoreError::Database("reader pool poisoned".into()))?.pop();
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = match pooled {
+                Some(c) => c,
+                None => connect(&path)?,
+            };
+            let out = f(&conn);
+            if let Ok(mut pool) = readers.lock() {
+                pool.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Database(e.to_string()))?
+    }
+}
+
+const ACCOUNT_COLS: &str = "id, name, parent_id, kind, status, bank_account, created_at";
+
+fn account_row(r: &Row<'_>) -> rusqlite::Result<(String, String, Option<String>, String, String, Option<String>, i64)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+}
+
+type RawAccount = (String, String, Option<String>, String, String, Option<String>, i64);
+
+fn to_account(raw: RawAccount) -> StoreResult<AccountRow> {
+    let (id, name, parent, kind, status, bank, created) = raw;
+    Ok(AccountRow {
+        id: account_id(&id)?,
+        name,
+        parent_id: parent.as_deref().map(account_id).transpose()?,
+        kind,
+        status,
+        bank_account: bank.as_deref().map(bank_from_json).transpose()?,
+        created_at: from_ms(created)?,
+    })
+}
+
+pub(crate) fn bank_to_json(b: &BankAccount) -> serde_json::Value {
+    serde_json::json!({
+        "account_holder": b.account_holder,
+        "account_number": b.account_number,
+        "bank_country_code": b.bank_country_code,
+        "swift_code": b.swift_code,
+        "bank_name": b.bank_name,
+    })
+}
+
+pub(crate) fn bank_from_json(text: &str) -> StoreResult<BankAccount> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(StoreError::corrupt)?;
+    bank_from_value(&v)
+}
+
+pub(crate) fn bank_from_value(v: &serde_json::Value) -> StoreResult<BankAccount> {
+    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    Ok(BankAccount {
+        account_holder: s("account_holder").ok_or_else(|| StoreError::corrupt("bank_account.account_holder"))?,
+        account_number: s("account_number").ok_or_else(|| StoreError::corrupt("bank_account.account_number"))?,
+        bank_country_code: s("bank_country_code").ok_or_else(|| StoreError::corrupt("bank_account.bank_country_code"))?,
+        swift_code: s("swift_code"),
+        bank_name: s("bank_name"),
+    })
+}
+
+const DEPOSIT_COLS: &str = "id, account_id, short_reference_id, currency, amount, fee, status, receiver_account_number, deposit_reference, sender_name, sender_country, sender_account_number, sender_swift_code, source, created_at, completed_at";
+
+fn deposit_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<DepositRow>> {
+    let id: String = r.get(0)?;
+    let account: String = r.get(1)?;
+    let created: i64 = r.get(14)?;
+    let completed: Option<i64> = r.get(15)?;
+    let row = (|| {
+        Ok(DepositRow {
+            id: uuid(&id)?,
+            account_id: account_id(&account)?,
+            short_reference_id: r.get(2).map_err(StoreError::from)?,
+            currency: r.get(3).map_err(StoreError::from)?,
+            amount: r.get(4).map_err(StoreError::from)?,
+            fee: r.get(5).map_err(StoreError::from)?,
+            status: r.get(6).map_err(StoreError::from)?,
+            receiver_account_number: r.get(7).map_err(StoreError::from)?,
+            deposit_reference: r.get(8).map_err(StoreError::from)?,
+            sender_name: r.get(9).map_err(StoreError::from)?,
+            sender_country: r.get(10).map_err(StoreError::from)?,
+            sender_account_number: r.get(11).map_err(StoreError::from)?,
+            sender_swift_code: r.get(12).map_err(StoreError::from)?,
+            source: r.get(13).map_err(StoreError::from)?,
+            created_at: from_ms(created)?,
+            completed_at: opt_from_ms(completed)?,
+        })
+    })();
+    Ok(row)
+}
+
+const WITHDRAWAL_COLS: &str = "id, account_id, short_reference_id, currency, amount, fee, status, reference, bank_account_holder, bank_account_last4, bank_country_code, failure_reason, created_at, updated_at, completed_at";
+
+fn withdrawal_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<WithdrawalRow>> {
+    let id: String = r.get(0)?;
+    let account: String = r.get(1)?;
+    let created: i64 = r.get(12)?;
+    let updated: i64 = r.get(13)?;
+    let completed: Option<i64> = r.get(14)?;
+    let row = (|| {
+        Ok(WithdrawalRow {
+            id: uuid(&id)?,
+            account_id: account_id(&account)?,
+            short_reference_id: r.get(2).map_err(StoreError::from)?,
+            currency: r.get(3).map_err(StoreError::from)?,
+            amount: r.get(4).map_err(StoreError::from)?,
+            fee: r.get(5).map_err(StoreError::from)?,
+            status: r.get(6).map_err(StoreError::from)?,
+            reference: r.get(7).map_err(StoreError::from)?,
+            bank_account_holder: r.get(8).map_err(StoreError::from)?,
+            bank_account_last4: r.get(9).map_err(StoreError::from)?,
+            bank_country_code: r.get(10).map_err(StoreError::from)?,
+            failure_reason: r.get(11).map_err(StoreError::from)?,
+            created_at: from_ms(created)?,
+            updated_at: from_ms(updated)?,
+            completed_at: opt_from_ms(completed)?,
+        })
+    })();
+    Ok(row)
+}
+
+fn collect<T>(rows: impl Iterator<Item = rusqlite::Result<StoreResult<T>>>) -> StoreResult<Vec<T>> {
+    rows.map(|r| r.map_err(StoreError::from).and_then(|x| x)).collect()
+}
+
+fn idempotency_row(r: &Row<'_>) -> rusqlite::Result<(String, String, String, i64, String, i64)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+}
+
+fn to_idempotency(raw: (String, String, String, i64, String, i64)) -> StoreResult<IdempotencyRecord> {
+    let (account, key, request_hash, status, body, created) = raw;
+    Ok(IdempotencyRecord {
+        account_id: account_id(&account)?,
+        key,
+        request_hash,
+        status_code: u16::try_from(status).map_err(StoreError::corrupt)?,
+        response_body: body,
+        created_at: from_ms(created)?,
+    })
+}
+
+fn get_idempotency(conn: &Connection, account: AccountId, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
+    conn.prepare_cached(
+        "SELECT account_id, key, request_hash, status_code, response_body, created_at FROM idempotency_keys WHERE account_id = ?1 AND key = ?2",
+    )?
+    .query_row(params![account.to_string(), key], idempotency_row)
+    .optional()?
+    .map(to_idempotency)
+    .transpose()
+}
+
+fn get_account(conn: &Connection, id: AccountId) -> StoreResult<Option<AccountRow>> {
+    conn.prepare_cached(&format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = ?1"))?
+        .query_row([id.to_string()], account_row)
+        .optional()?
+        .map(to_account)
+        .transpose()
+}
+
+fn get_deposit(conn: &Connection, account: Option<AccountId>, id: Uuid) -> StoreResult<Option<DepositRow>> {
+    conn.prepare_cached(&format!(
+        "SELECT {DEPOSIT_COLS} FROM deposits WHERE id = ?1 AND (?2 IS NULL OR account_id = ?2)"
+    ))?
+    .query_row(params![id.to_string(), account.map(|a| a.to_string())], deposit_row)
+    .optional()?
+    .transpose()
+}
+
+fn get_withdrawal(conn: &Connection, account: Option<AccountId>, id: Uuid) -> StoreResult<Option<WithdrawalRow>> {
+    conn.prepare_cached(&format!(
+        "SELECT {WITHDRAWAL_COLS} FROM withdrawals WHERE id = ?1 AND (?2 IS NULL OR account_id = ?2)"
+    ))?
+    .query_row(params![id.to_string(), account.map(|a| a.to_string())], withdrawal_row)
+    .optional()?
+    .transpose()
+}
+
+fn count(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> StoreResult<u64> {
+    let n: i64 = conn.prepare_cached(sql)?.query_row(p, |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or_default())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn writer_conn(&self) -> StoreResult<Box<dyn WriterConn>> {
+        let path = self.path.clone();
+        let conn = tokio::task::spawn_blocking(move || connect(&path))
+            .await
+            .map_err(|e| StoreError::Database(e.to_string()))??;
+        Ok(Box::new(SqliteWriterConn { conn, ledger_ids: HashMap::new() }))
+    }
+
+    async fn has_platform_account(&self) -> StoreResult<bool> {
+        self.read(|c| Ok(count(c, "SELECT COUNT(*) FROM accounts WHERE kind = 'platform'", [])? > 0)).await
+    }
+
+    async fn account(&self, id: AccountId) -> StoreResult<Option<AccountRow>> {
+        self.read(move |c| get_account(c, id)).await
+    }
+
+    async fn connected_accounts(&self, parent: AccountId, page: PageRequest) -> StoreResult<Page<AccountRow>> {
+        self.read(move |c| {
+            let p = parent.to_string();
+            let total = count(c, "SELECT COUNT(*) FROM accounts WHERE parent_id = ?1", [&p])?;
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLS} FROM accounts WHERE parent_id = ?1 ORDER BY created_at, id LIMIT ?2 OFFSET ?3"
+            ))?;
+            let raws = stmt
+                .query_map(params![p, page.size, page.offset()], account_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let items = raws.into_iter().map(to_account).collect::<StoreResult<Vec<_>>>()?;
+            Ok(Page { total_items: total, items })
+        })
+        .await
+    }
+
+    async fn credential_by_client_id(&self, client_id: &str) -> StoreResult<Option<CredentialRow>> {
+        let client_id = client_id.to_owned();
+        self.read(move |c| {
+            let raw: Option<(String, String, String, String, String, i64)> = c
+                .prepare_cached(
+                    "SELECT id, account_id, client_id, secret_hash, role, created_at FROM credentials WHERE client_id = ?1 AND revoked_at IS NULL",
+                )?
+                .query_row([client_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+                .optional()?;
+            raw.map(|(id, account, client_id, secret_hash, role, created)| {
+                Ok(CredentialRow {
+                    id: uuid(&id)?,
+                    account_id: account_id(&account)?,
+                    client_id,
+                    secret_hash,
+                    role,
+                    created_at: from_ms(created)?,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn token(&self, token_hash: &str) -> StoreResult<Option<TokenRow>> {
+        let token_hash = token_hash.to_owned();
+        self.read(move |c| {
+            let raw: Option<(String, String, String, i64, i64)> = c
+                .prepare_cached(
+                    "SELECT t.token_hash, t.credential_id, t.account_id, t.expires_at, t.created_at FROM auth_tokens t JOIN credentials c ON c.id = t.credential_id WHERE t.token_hash = ?1 AND c.revoked_at IS NULL",
+                )?
+                .query_row([token_hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+                .optional()?;
+            raw.map(|(token_hash, cred, account, expires, created)| {
+                Ok(TokenRow {
+                    token_hash,
+                    credential_id: uuid(&cred)?,
+                    account_id: account_id(&account)?,
+                    expires_at: from_ms(expires)?,
+                    created_at: from_ms(created)?,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn idempotency(&self, account: AccountId, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
+        let key = key.to_owned();
+        self.read(move |c| get_idempotency(c, account, &key)).await
+    }
+
+    async fn deposit(&self, account: AccountId, id: Uuid) -> StoreResult<Option<DepositRow>> {
+        self.read(move |c| get_deposit(c, Some(account), id)).await
+    }
+
+    async fn deposits(&self, account: AccountId, filter: &DepositFilter, page: PageRequest) -> StoreResult<Page<DepositRow>> {
+        let f = filter.clone();
+        self.read(move |c| {
+            let where_ = "account_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR currency = ?3) AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR created_at <= ?5)";
+            let p = params![account.to_string(), f.status, f.currency, f.start_time.map(ms), f.end_time.map(ms)];
+            let total = count(c, &format!("SELECT COUNT(*) FROM deposits WHERE {where_}"), p)?;
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {DEPOSIT_COLS} FROM deposits WHERE {where_} ORDER BY created_at DESC, id DESC LIMIT ?6 OFFSET ?7"
+            ))?;
+            let items = collect(stmt.query_map(
+                params![account.to_string(), f.status, f.currency, f.start_time.map(ms), f.end_time.map(ms), page.size, page.offset()],
+                deposit_row,
+            )?)?;
+            Ok(Page { total_items: total, items })
+        })
+        .await
+    }
+
+    async fn pending_deposits(&self, before: OffsetDateTime, limit: u32) -> StoreResult<Vec<DepositRow>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {DEPOSIT_COLS} FROM deposits WHERE status = 'PENDING' AND created_at <= ?1 ORDER BY created_at LIMIT ?2"
+            ))?;
+            collect(stmt.query_map(params![ms(before), limit], deposit_row)?)
+        })
+        .await
+    }
+
+    async fn withdrawal(&self, account: AccountId, id: Uuid) -> StoreResult<Option<WithdrawalRow>> {
+        self.read(move |c| get_withdrawal(c, Some(account), id)).await
+    }
+
+    async fn withdrawals(&self, account: AccountId, filter: &WithdrawalFilter, page: PageRequest) -> StoreResult<Page<WithdrawalRow>> {
+        let f = filter.clone();
+        self.read(move |c| {
+            let where_ = "account_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR currency = ?3)";
+            let total = count(c, &format!("SELECT COUNT(*) FROM withdrawals WHERE {where_}"), params![account.to_string(), f.status, f.currency])?;
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {WITHDRAWAL_COLS} FROM withdrawals WHERE {where_} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5"
+            ))?;
+            let items = collect(stmt.query_map(
+                params![account.to_string(), f.status, f.currency, page.size, page.offset()],
+                withdrawal_row,
+            )?)?;
+            Ok(Page { total_items: total, items })
+        })
+        .await
+    }
+
+    async fn pending_withdrawals(&self, before: OffsetDateTime, limit: u32) -> StoreResult<Vec<WithdrawalRow>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {WITHDRAWAL_COLS} FROM withdrawals WHERE status = 'PENDING' AND created_at <= ?1 ORDER BY created_at LIMIT ?2"
+            ))?;
+            collect(stmt.query_map(params![ms(before), limit], withdrawal_row)?)
+        })
+        .await
+    }
+
+    async fn balances(&self, account: AccountId) -> StoreResult<Vec<BalanceRow>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT currency, kind, balance, created_at, updated_at FROM ledger_accounts WHERE owner_id = ?1 ORDER BY currency, kind",
+            )?;
+            let raws = stmt
+                .query_map([account.to_string()], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?, r.get::<_, i64>(4)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            raws.into_iter()
+                .map(|(currency, kind, balance, created, updated)| {
+                    Ok(BalanceRow { currency, kind, balance, created_at: from_ms(created)?, updated_at: from_ms(updated)? })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn transactions(&self, account: AccountId, filter: &TransactionFilter, page: PageRequest) -> StoreResult<Page<TransactionRow>> {
+        let f = filter.clone();
+        self.read(move |c| {
+            let from = "FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id JOIN ledger_accounts a ON a.id = l.ledger_account_id \
+                WHERE e.account_id = ?1 AND a.owner_id = ?1 AND (?2 IS NULL OR a.currency = ?2) AND (?3 IS NULL OR e.reference_type = ?3) \
+                AND (?4 IS NULL OR a.kind = ?4) AND (?5 IS NULL OR e.created_at >= ?5) AND (?6 IS NULL OR e.created_at <= ?6)";
+            let a = account.to_string();
+            let (s, e) = (f.start_time.map(ms), f.end_time.map(ms));
+            let total = count(c, &format!("SELECT COUNT(*) {from}"), params![a, f.currency, f.reference_type, f.balance_kind, s, e])?;
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT e.id, l.line_no, a.currency, a.kind, l.amount, e.kind, e.reference_type, e.reference_id, e.created_at {from} \
+                 ORDER BY e.created_at DESC, e.seq DESC, l.line_no LIMIT ?7 OFFSET ?8"
+            ))?;
+            let raws = stmt
+                .query_map(params![a, f.currency, f.reference_type, f.balance_kind, s, e, page.size, page.offset()], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, String>(7)?,
+                        r.get::<_, i64>(8)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let items = raws
+                .into_iter()
+                .map(|(id, line_no, currency, balance_kind, amount, entry_kind, reference_type, reference_id, created)| {
+                    Ok(TransactionRow {
+                        entry_id: uuid(&id)?,
+                        line_no,
+                        currency,
+                        balance_kind,
+                        amount,
+                        entry_kind,
+                        reference_type,
+                        reference_id,
+                        created_at: from_ms(created)?,
+                    })
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok(Page { total_items: total, items })
+        })
+        .await
+    }
+
+    async fn audit_entries(&self, after: Option<(AccountId, i64)>, limit: u32) -> StoreResult<Vec<StoredEntry>> {
+        self.read(move |c| {
+            let (after_account, after_seq) = after.map_or((String::new(), 0), |(a, s)| (a.to_string(), s));
+            let mut stmt = c.prepare_cached(
+                "WITH page AS (SELECT id, account_id, seq, kind, reference_type, reference_id, created_at, prev_hash, hash \
+                   FROM journal_entries WHERE (account_id, seq) > (?1, ?2) ORDER BY account_id, seq LIMIT ?3) \
+                 SELECT page.*, a.owner_id, a.currency, a.kind, l.amount FROM page \
+                 LEFT JOIN journal_lines l ON l.entry_id = page.id LEFT JOIN ledger_accounts a ON a.id = l.ledger_account_id \
+                 ORDER BY page.account_id, page.seq, l.line_no",
+            )?;
+            let mut rows = stmt.query(params![after_account, after_seq, limit])?;
+            let mut out: Vec<StoredEntry> = Vec::new();
+            while let Some(r) = rows.next()? {
+                let id: String = r.get(0)?;
+                if out.last().is_none_or(|e| e.id != id) {
+                    let owner: String = r.get(1)?;
+                    out.push(StoredEntry {
+                        id,
+                        owner: account_id(&owner)?,
+                        seq: r.get(2)?,
+                        kind: r.get(3)?,
+                        reference_type: r.get(4)?,
+                        reference_id: r.get(5)?,
+                        created_at_ms: r.get(6)?,
+                        prev_hash: r.get(7)?,
+                        hash: r.get(8)?,
+                        lines: Vec::new(),
+                    });
+                }
+                let owner: Option<String> = r.get(9)?;
+                if let (Some(owner), Some(entry)) = (owner, out.last_mut()) {
+                    let currency: String = r.get(10)?;
+                    let kind: String = r.get(11)?;
+                    entry.lines.push(StoredLine { key: ledger_key(&owner, &currency, &kind)?, amount: r.get(12)? });
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn audit_balances(&self) -> StoreResult<Vec<(LedgerKey, i64)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT owner_id, currency, kind, balance FROM ledger_accounts WHERE owner_id <> 'platform'")?;
+            let raws = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            raws.into_iter().map(|(o, c, k, b)| Ok((ledger_key(&o, &c, &k)?, b))).collect()
+        })
+        .await
+    }
+
+    async fn audit_chain_heads(&self) -> StoreResult<Vec<(AccountId, i64, String)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT account_id, seq, head_hash FROM ledger_chains")?;
+            let raws = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            raws.into_iter().map(|(a, s, h)| Ok((account_id(&a)?, s, h))).collect()
+        })
+        .await
+    }
+
+    async fn audit_pending_by_reference(&self) -> StoreResult<Vec<PendingByReference>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT e.account_id, e.reference_type, e.reference_id, a.currency, SUM(l.amount) \
+                 FROM journal_lines l JOIN ledger_accounts a ON a.id = l.ledger_account_id JOIN journal_entries e ON e.id = l.entry_id \
+                 WHERE a.kind = 'pending' AND a.owner_id <> 'platform' GROUP BY 1, 2, 3, 4",
+            )?;
+            let raws = stmt
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            raws.into_iter()
+                .map(|(a, reference_type, reference_id, currency, net_pending)| {
+                    Ok(PendingByReference { account_id: account_id(&a)?, reference_type, reference_id, currency, net_pending })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn audit_holdable_objects(&self) -> StoreResult<Vec<HoldableObject>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT account_id, 'deposit', id, status, currency, amount, fee FROM deposits \
+                 UNION ALL SELECT account_id, 'withdrawal', id, status, currency, amount, fee FROM withdrawals",
+            )?;
+            let raws = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, i64>(5)?,
+                        r.get::<_, i64>(6)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            raws.into_iter()
+                .map(|(a, reference_type, reference_id, status, currency, amount, fee)| {
+                    Ok(HoldableObject { account_id: account_id(&a)?, reference_type, reference_id, status, currency, amount, fee })
+                })
+                .collect()
+        })
+        .await
+    }
+}
+
+/// The writer's connection, plus a cache of ledger account ids (they never change once created).
+pub struct SqliteWriterConn {
+    conn: Connection,
+    ledger_ids: HashMap<LedgerKey, i64>,
+}
+
+#[async_trait]
+impl WriterConn for SqliteWriterConn {
+    async fn begin<'a>(&'a mut self) -> StoreResult<Box<dyn WriteTx + 'a>> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(Box::new(SqliteTx { w: self, created: Vec::new(), marks: Vec::new(), open: true }))
+    }
+}
+
+/// Calls block: the writer runs on its own thread, so there is nothing else to starve.
+pub struct SqliteTx<'a> {
+    w: &'a mut SqliteWriterConn,
+    /// Ledger accounts inserted by this transaction: cached only once it commits.
+    created: Vec<(LedgerKey, i64)>,
+    marks: Vec<usize>,
+    open: bool,
+}
+
+impl Drop for SqliteTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.w.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+impl SqliteTx<'_> {
+    fn ledger_id(&mut self, key: &LedgerKey, at: i64) -> StoreResult<i64> {
+        if let Some(id) = self.w.ledger_ids.get(key) {
+            return Ok(*id);
+        }
+        if let Some((_, id)) = self.created.iter().find(|(k, _)| k == key) {
+            return Ok(*id);
+        }
+        let (owner, currency, kind) = (key.owner.as_key_text(), key.currency.code(), key.kind.as_key_text());
+        let inserted = self
+            .w
+            .conn
+            .prepare_cached(
+                "INSERT INTO ledger_accounts (owner_id, currency, kind, balance, created_at, updated_at) VALUES (?1, ?2, ?3, 0, ?4, ?4) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![owner, currency, kind, at])?;
+        let id: i64 = self
+            .w
+            .conn
+            .prepare_cached("SELECT id FROM ledger_accounts WHERE owner_id = ?1 AND currency = ?2 AND kind = ?3")?
+            .query_row(params![owner, currency, kind], |r| r.get(0))?;
+        if inserted == 1 {
+            self.created.push((key.clone(), id));
+        } else {
+            self.w.ledger_ids.insert(key.clone(), id);
+        }
+        Ok(id)
+    }
+}
+
+#[async_trait]
+impl WriteTx for SqliteTx<'_> {
+    async fn savepoint(&mut self) -> StoreResult<()> {
+        self.marks.push(self.created.len());
+        self.w.conn.execute_batch("SAVEPOINT cmd")?;
+        Ok(())
+    }
+
+    async fn release_savepoint(&mut self) -> StoreResult<()> {
+        self.marks.pop();
+        self.w.conn.execute_batch("RELEASE cmd")?;
+        Ok(())
+    }
+
+    async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
+        if let Some(mark) = self.marks.pop() {
+            self.created.truncate(mark);
+        }
+        self.w.conn.execute_batch("ROLLBACK TO cmd; RELEASE cmd")?;
+        Ok(())
+    }
+
+    async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        self.w.conn.execute_batch("COMMIT")?;
+        self.open = false;
+        let created = std::mem::take(&mut self.created);
+        self.w.ledger_ids.extend(created);
+        Ok(())
+    }
+
+    async fn rollback(mut self: Box<Self>) -> StoreResult<()> {
+        self.open = false;
+        self.w.conn.execute_batch("ROLLBACK")?;
+        Ok(())
+    }
+
+    async fn lock_chains(&mut self, _accounts: &[AccountId]) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn idempotency_get(&mut self, account: AccountId, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
+        get_idempotency(&self.w.conn, account, key)
+    }
+
+    async fn idempotency_put(&mut self, rec: &IdempotencyRecord) -> StoreResult<()> {
+        self.w
+            .conn
+            .prepare_cached(
+                "INSERT INTO idempotency_keys (account_id, key, request_hash, status_code, response_body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                rec.account_id.to_string(),
+                rec.key,
+                rec.request_hash,
+                rec.status_code,
+                rec.response_body,
+                ms(rec.created_at)
+            ])?;
+        Ok(())
+    }
+
+    async fn post_entry(&mut self, draft: &EntryDraft, entry_id: Uuid, at: OffsetDateTime) -> Result<(), PostError> {
+        draft.validate()?;
+        let at_ms = ms(at);
+        for (key, delta) in draft.net_changes() {
+            let id = self.ledger_id(&key, at_ms)?;
+            if key.must_stay_non_negative() && delta != 0 {
+                let changed = self
+                    .w
+                    .conn
+                    .prepare_cached(
+                        "UPDATE ledger_accounts SET balance = balance + ?1, updated_at = ?2 WHERE id = ?3 AND balance + ?1 >= 0",
+                    )
+                    .map_err(StoreError::from)?
+                    .execute(params![delta, at_ms, id])
+                    .map_err(StoreError::from)?;
+                if changed == 0 {
+                    return Err(PostError::Insufficient { key: key.to_string() });
+                }
+            }
+        }
+        let owner = draft.chain_owner.to_string();
+        let (seq, prev): (i64, String) = self
+            .w
+            .conn
+            .prepare_cached("SELECT seq, head_hash FROM ledger_chains WHERE account_id = ?1")
+            .map_err(StoreError::from)?
+            .query_row([&owner], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(StoreError::from)?
+            .unwrap_or((0, ledger::GENESIS_HASH.to_owned()));
+        let lines: Vec<StoredLine> = draft.lines().into_iter().map(|l| StoredLine { key: l.key, amount: l.amount }).collect();
+        let id_text = entry_id.to_string();
+        let reference_id = draft.reference.id.to_string();
+        let fields = ledger::ChainFields {
+            entry_id: &id_text,
+            owner: &owner,
+            seq: seq + 1,
+            kind: draft.kind.as_str(),
+            reference_type: draft.reference.kind,
+            reference_id: &reference_id,
+            created_at_ms: at_ms,
+        };
+        let hash = ledger::entry_hash(&prev, &fields, &lines);
+        let conn = &self.w.conn;
+        conn.prepare_cached(
+            "INSERT INTO journal_entries (id, account_id, seq, kind, reference_type, reference_id, created_at, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .map_err(StoreError::from)?
+        .execute(params![id_text, owner, seq + 1, draft.kind.as_str(), draft.reference.kind, reference_id, at_ms, prev, hash])
+        .map_err(StoreError::from)?;
+        for (no, line) in lines.iter().enumerate() {
+            let ledger_id = self.ledger_id(&line.key, at_ms)?;
+            self.w
+                .conn
+                .prepare_cached("INSERT INTO journal_lines (entry_id, line_no, ledger_account_id, amount) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(StoreError::from)?
+                .execute(params![id_text, no as i64, ledger_id, line.amount])
+                .map_err(StoreError::from)?;
+        }
+        self.w
+            .conn
+            .prepare_cached(
+                "INSERT INTO ledger_chains (account_id, seq, head_hash) VALUES (?1, ?2, ?3) ON CONFLICT (account_id) DO UPDATE SET seq = excluded.seq, head_hash = excluded.head_hash",
+            )
+            .map_err(StoreError::from)?
+            .execute(params![owner, seq + 1, hash])
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    async fn ledger_balance(&mut self, key: &LedgerKey) -> StoreResult<i64> {
+        let balance: Option<i64> = self
+            .w
+            .conn
+            .prepare_cached("SELECT balance FROM ledger_accounts WHERE owner_id = ?1 AND currency = ?2 AND kind = ?3")?
+            .query_row(params![key.owner.as_key_text(), key.currency.code(), key.kind.as_key_text()], |r| r.get(0))
+            .optional()?;
+        Ok(balance.unwrap_or_default())
+    }
+
+    async fn insert_account(&mut self, row: &AccountRow) -> StoreResult<()> {
+        self.w
+            .conn
+            .prepare_cached(
+                "INSERT INTO accounts (id, name, parent_id, kind, status, bank_account, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                row.id.to_string(),
+                row.name,
+                row.parent_id.map(|p| p.to_string()),
+                row.kind,
+                row.status,
+                row.bank_account.as_ref().map(|b| bank_to_json(b).to_string()),
+                ms(row.created_at)
+            ])?;
+        Ok(())
+    }
+
+    async fn set_bank_account(&mut self, account: AccountId, bank: Option<&BankAccount>) -> StoreResult<bool> {
+        let n = self
+            .w
+            .conn
+            .prepare_cached("UPDATE accounts SET bank_account = ?2 WHERE id = ?1")?
+            .execute(params![account.to_string(), bank.map(|b| bank_to_json(b).to_string())])?;
+        Ok(n == 1)
+    }
+
+    async fn account(&mut self, id: AccountId) -> StoreResult<Option<AccountRow>> {
+        get_account(&self.w.conn, id)
+    }
+
+    async fn insert_credential(&mut self, row: &CredentialRow) -> StoreResult<()> {
+        self.w
+            .conn
+            .prepare_cached(
+                "INSERT INTO credentials (id, account_id, client_id, secret_hash, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![row.id.to_string(), row.account_id.to_string(), row.client_id, row.secret_hash, row.role, ms(row.created_at)])?;
+        Ok(())
+    }
+
+    async fn insert_token(&mut self, row: &TokenRow) -> StoreResult<()> {
+        let conn = &self.w.conn;
+        // Expired tokens are pruned as new ones are issued.
+        conn.prepare_cached("DELETE FROM auth_tokens WHERE expires_at < ?1")?.execute([ms(row.created_at) - 3_600_000])?;
+        conn.prepare_cached(
+            "INSERT INTO auth_tokens (token_hash, credential_id, account_id, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![row.token_hash, row.credential_id.to_string(), row.account_id.to_string(), ms(row.expires_at), ms(row.created_at)])?;
+        Ok(())
+    }
+
+    async fn insert_deposit(&mut self, d: &DepositRow) -> StoreResult<()> {
+        self.w
+            .conn
+            .prepare_cached(&format!(
+                "INSERT INTO deposits ({DEPOSIT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+            ))?
+            .execute(params![
+                d.id.to_string(),
+                d.account_id.to_string(),
+                d.short_reference_id,
+                d.currency,
+                d.amount,
+                d.fee,
+                d.status,
+                d.receiver_account_number,
+                d.deposit_reference,
+                d.sender_name,
+                d.sender_country,
+                d.sender_account_number,
+                d.sender_swift_code,
+                d.source,
+                ms(d.created_at),
+                d.completed_at.map(ms)
+            ])?;
+        Ok(())
+    }
+
+    async fn deposit(&mut self, id: Uuid) -> StoreResult<Option<DepositRow>> {
+        get_deposit(&self.w.conn, None, id)
+    }
+
+    async fn set_deposit_status(&mut self, id: Uuid, status: &str, completed_at: Option<OffsetDateTime>) -> StoreResult<()> {
+        self.w
+            .conn
+            .prepare_cached("UPDATE deposits SET status = ?2, completed_at = ?3 WHERE id = ?1")?
+            .execute(params![id.to_string(), status, completed_at.map(ms)])?;
+        Ok(())
+    }
+
+    async fn insert_withdrawal(&mut self, w: &WithdrawalRow) -> StoreResult<()> {
+        self.w
+            .conn
+            .prepare_cached(&format!(
+                "INSERT INTO withdrawals ({WITHDRAWAL_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+            ))?
+            .execute(params![
+                w.id.to_string(),
+                w.account_id.to_string(),
+                w.short_reference_id,
+                w.currency,
+                w.amount,
+                w.fee,
+                w.status,
+                w.reference,
+                w.bank_account_holder,
+                w.bank_account_last4,
+                w.bank_country_code,
+                w.failure_reason,
+                ms(w.created_at),
+                ms(w.updated_at),
+                w.completed_at.map(ms)
+            ])?;
+        Ok(())
+    }
+
+    async fn withdrawal(&mut self, id: Uuid) -> StoreResult<Option<WithdrawalRow>> {
+        get_withdrawal(&self.w.conn, None, id)
+    }
+
+    async fn set_withdrawal_status(&mut self, id: Uuid, status: &str, at: OffsetDateTime, failure_reason: Option<&str>) -> StoreResult<()> {
+        let completed = (status == "COMPLETED").then_some(ms(at));
+        self.w
+            .conn
+            .prepare_cached("UPDATE withdrawals SET status = ?2, updated_at = ?3, completed_at = ?4, failure_reason = ?5 WHERE id = ?1")?
+            .execute(params![id.to_string(), status, ms(at), completed, failure_reason])?;
+        Ok(())
+    }
+
+    async fn insert_event(&mut self, e: &NewEvent) -> StoreResult<i64> {
+        let conn = &self.w.conn;
+        let source = e.source_id.to_string();
+        let seq: i64 = conn
+            .prepare_cached("SELECT COALESCE(MAX(object_seq), 0) + 1 FROM events WHERE source_id = ?1")?
+            .query_row([&source], |r| r.get(0))?;
+        conn.prepare_cached(
+            "INSERT INTO events (id, account_id, event_name, event_type, source_id, object_seq, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![e.id.to_string(), e.account_id.to_string(), e.event_name, e.event_type, source, seq, e.data.to_string(), ms(e.created_at)])?;
+        Ok(seq)
+    }
+}
