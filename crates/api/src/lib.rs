@@ -1,1 +1,66 @@
+//! The HTTP API. UQPAY v1.6 on the wire (paths, headers, field names, error envelope, pagination)
+//! so an existing integration only changes its base URL; Outlay's own resources follow the same
+//! conventions under the same prefix. Handlers are thin: parse into domain types, call the
+//! engine, map the result.
 
+mod error;
+mod extract;
+mod idempotency;
+mod openapi;
+mod routes;
+mod wire;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use outlay_engine::Engine;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+
+/// Bodies larger than this are refused with 413 before they are parsed.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// Sandbox mode mounts the simulation endpoints.
+    pub sandbox: bool,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub config: Arc<ApiConfig>,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn router(state: AppState) -> Router {
+    let mut api = routes::router();
+    if state.config.sandbox {
+        api = api.merge(routes::simulation::router());
+    }
+    Router::new()
+        .merge(routes::health::router())
+        .route("/api/openapi.json", axum::routing::get(openapi::spec))
+        .merge(api)
+        .fallback(error::not_found_fallback)
+        .method_not_allowed_fallback(error::method_not_allowed_fallback)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                // Path and method only: query strings and headers may carry secrets.
+                tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}

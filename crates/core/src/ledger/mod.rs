@@ -153,6 +153,7 @@ pub struct Leg {
 pub enum EntryKind {
     DepositReceived,
     DepositCleared,
+    DepositReturned,
     Hold,
     HoldPosted,
     HoldVoided,
@@ -166,6 +167,7 @@ impl EntryKind {
         match self {
             EntryKind::DepositReceived => "deposit_received",
             EntryKind::DepositCleared => "deposit_cleared",
+            EntryKind::DepositReturned => "deposit_returned",
             EntryKind::Hold => "hold",
             EntryKind::HoldPosted => "hold_posted",
             EntryKind::HoldVoided => "hold_voided",

@@ -23,6 +23,12 @@ pub fn deposit_cleared(account: AccountId, currency: Currency, amount: Amount, r
     draft(account, EntryKind::DepositCleared, reference, vec![leg])
 }
 
+/// A pending deposit is rejected and sent back to the sender: pending → FBO bank.
+pub fn deposit_returned(account: AccountId, currency: Currency, amount: Amount, reference: Reference) -> EntryDraft {
+    let leg = Leg { from: client(account, currency, Kind::Pending), to: LedgerKey::platform(currency, Kind::FboBank), amount };
+    draft(account, EntryKind::DepositReturned, reference, vec![leg])
+}
+
 /// A payout or withdrawal is accepted: amount plus fee move available → pending (a hold).
 pub fn hold(account: AccountId, currency: Currency, total: Amount, reference: Reference) -> EntryDraft {
     let leg = Leg { from: client(account, currency, Kind::Available), to: client(account, currency, Kind::Pending), amount: total };

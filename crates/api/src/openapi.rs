@@ -1,0 +1,62 @@
+//! `GET /api/openapi.json`: the endpoints this build serves.
+
+use axum::Json;
+use serde_json::{Value, json};
+
+fn op(summary: &str, tag: &str, mutating: bool) -> Value {
+    let mut parameters = vec![json!({"name": "x-auth-token", "in": "header", "required": true, "schema": {"type": "string"}})];
+    parameters.push(json!({"name": "x-on-behalf-of", "in": "header", "required": false, "schema": {"type": "string", "format": "uuid"}}));
+    if mutating {
+        parameters.push(json!({"name": "x-idempotency-key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 64}}));
+    }
+    json!({
+        "summary": summary,
+        "tags": [tag],
+        "parameters": parameters,
+        "responses": {
+            "200": {"description": "OK"},
+            "400": {"$ref": "#/components/responses/Error"},
+            "401": {"$ref": "#/components/responses/Error"}
+        }
+    })
+}
+
+pub async fn spec() -> Json<Value> {
+    Json(json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Outlay API", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "UQPAY v1.6 Global Account API on the wire, plus Outlay's own resources."},
+        "paths": {
+            "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK"}}}},
+            "/readyz": {"get": {"summary": "Readiness (database reachable)", "responses": {"200": {"description": "OK"}}}},
+            "/api/v1/connect/token": {"post": {
+                "summary": "Issue an access token (30 minutes)", "tags": ["auth"],
+                "parameters": [
+                    {"name": "x-client-id", "in": "header", "required": true, "schema": {"type": "string"}},
+                    {"name": "x-api-key", "in": "header", "required": true, "schema": {"type": "string"}}
+                ],
+                "responses": {"200": {"description": "{auth_token, expired_at}"}, "401": {"$ref": "#/components/responses/Error"}}
+            }},
+            "/api/v1/accounts": {"get": op("List connected accounts", "accounts", false)},
+            "/api/v1/balances": {"get": op("List balances (Unified Balance per currency)", "balances", false)},
+            "/api/v1/balances/{currency}": {"get": op("Retrieve the balance of one currency", "balances", false)},
+            "/api/v1/balances/transactions": {"get": op("List ledger transactions", "balances", false)},
+            "/api/v1/deposit": {"get": op("List deposits", "deposits", false)},
+            "/api/v1/deposit/{id}": {"get": op("Retrieve a deposit", "deposits", false)},
+            "/api/v1/withdrawals": {"get": op("List withdrawals", "withdrawals", false),
+                                    "post": op("Withdraw available funds to the designated bank account (x-idempotency-key required)", "withdrawals", true)},
+            "/api/v1/withdrawals/{id}": {"get": op("Retrieve a withdrawal", "withdrawals", false)},
+            "/api/v1/simulation/deposit": {"post": op("Sandbox: simulate an incoming deposit", "simulation", true)},
+            "/api/v1/simulation/deposit/{id}": {"post": op("Sandbox: force a pending deposit to COMPLETED or FAILED", "simulation", true)},
+            "/api/v1/simulation/withdrawals/{id}": {"post": op("Sandbox: force a pending withdrawal to COMPLETED or FAILED", "simulation", true)}
+        },
+        "components": {
+            "responses": {"Error": {"description": "UQPAY error envelope", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+            "schemas": {"Error": {"type": "object", "required": ["type", "code", "message"], "properties": {
+                "type": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"},
+                "field": {"type": "string"}, "missing_fields": {"type": "array", "items": {"type": "string"}},
+                "retryable": {"type": "boolean"}
+            }}}
+        }
+    }))
+}

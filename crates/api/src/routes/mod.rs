@@ -1,0 +1,22 @@
+//! One module per resource.
+
+pub mod accounts;
+pub mod auth;
+pub mod balances;
+pub mod deposits;
+pub mod health;
+pub mod simulation;
+pub mod withdrawals;
+
+use axum::Router;
+
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(auth::router())
+        .merge(accounts::router())
+        .merge(deposits::router())
+        .merge(balances::router())
+        .merge(withdrawals::router())
+}

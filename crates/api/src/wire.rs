@@ -1,0 +1,106 @@
+//! Wire objects: UQPAY's field names and shapes, money as decimal strings, times as ISO 8601.
+
+use outlay_core::AccountId;
+use outlay_engine::events::{decimal, rfc3339};
+use outlay_engine::{Outcome, StoredResponse};
+use outlay_store::{AccountRow, DepositRow, Page, PageRequest, WithdrawalRow};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::idempotency::ok_json;
+
+#[derive(Serialize)]
+pub struct List<T> {
+    pub total_pages: u64,
+    pub total_items: u64,
+    pub data: Vec<T>,
+}
+
+impl<T> List<T> {
+    pub fn from_page<R>(page: Page<R>, request: PageRequest, map: impl Fn(&R) -> T) -> Self {
+        let size = u64::from(request.size.max(1));
+        List { total_pages: page.total_items.div_ceil(size), total_items: page.total_items, data: page.items.iter().map(map).collect() }
+    }
+}
+
+pub fn account(a: &AccountRow) -> Value {
+    json!({
+        "account_id": a.id,
+        "account_name": a.name,
+        "parent_account_id": a.parent_id,
+        "account_type": a.kind.to_uppercase(),
+        "status": a.status,
+        "create_time": rfc3339(a.created_at),
+    })
+}
+
+pub fn deposit(d: &DepositRow) -> Value {
+    json!({
+        "deposit_id": d.id,
+        "short_reference_id": d.short_reference_id,
+        "account_id": d.account_id,
+        "currency": d.currency,
+        "amount": decimal(d.amount, &d.currency),
+        "deposit_fee": decimal(d.fee, &d.currency),
+        "deposit_status": d.status,
+        "receiver_account_number": d.receiver_account_number,
+        "deposit_reference": d.deposit_reference,
+        "sender": {
+            "sender_name": d.sender_name,
+            "sender_country": d.sender_country,
+            "sender_account_number": d.sender_account_number,
+            "sender_swift_code": d.sender_swift_code,
+        },
+        "source": d.source,
+        "create_time": rfc3339(d.created_at),
+        "complete_time": d.completed_at.map(rfc3339),
+    })
+}
+
+pub fn withdrawal(w: &WithdrawalRow) -> Value {
+    json!({
+        "withdrawal_id": w.id,
+        "short_reference_id": w.short_reference_id,
+        "account_id": w.account_id,
+        "currency": w.currency,
+        "amount": decimal(w.amount, &w.currency),
+        "fee_amount": decimal(w.fee, &w.currency),
+        "fee_currency": w.currency,
+        "withdrawal_status": w.status,
+        "reference": w.reference,
+        "bank_account": {
+            "account_holder": w.bank_account_holder,
+            "account_number": format!("****{}", w.bank_account_last4),
+            "bank_country_code": w.bank_country_code,
+        },
+        "failure_reason": w.failure_reason,
+        "create_time": rfc3339(w.created_at),
+        "update_time": rfc3339(w.updated_at),
+        "complete_time": w.completed_at.map(rfc3339),
+    })
+}
+
+/// A stable id for the balance of one account in one currency.
+pub fn balance_id(account: AccountId, currency: &str) -> uuid::Uuid {
+    uuid::Uuid::new_v5(&account.0, currency.as_bytes())
+}
+
+/// Renderers: turn an outcome into the response stored with its idempotency key.
+pub fn deposit_response(outcome: &Outcome) -> StoredResponse {
+    match outcome {
+        Outcome::Deposit(d) => ok_json(&deposit(d)),
+        other => unexpected(other),
+    }
+}
+
+pub fn withdrawal_response(outcome: &Outcome) -> StoredResponse {
+    match outcome {
+        Outcome::Withdrawal(w) => ok_json(&withdrawal(w)),
+        other => unexpected(other),
+    }
+}
+
+fn unexpected(outcome: &Outcome) -> StoredResponse {
+    tracing::error!(?outcome, "renderer got an outcome of another command");
+    StoredResponse { status: 500, body: r#"{"type":"api_error","code":"internal_error","message":"internal error"}"#.into() }
+}

@@ -1,0 +1,132 @@
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use outlay_core::AccountId;
+use outlay_store::Store;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::writer::{Job, WriteRequest, Writer};
+use crate::{Clock, Command, CommandError, IdempotencyContext, Outcome, StoredResponse, WriteResult, WriterStats};
+
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Most commands the writer puts in one transaction.
+    pub max_batch: usize,
+    /// Requests waiting for the writer before new ones are refused as overloaded.
+    pub queue_capacity: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self { max_batch: 1024, queue_capacity: 16_384 }
+    }
+}
+
+/// The handle every front end (HTTP, CLI, background tasks) uses to read and write.
+pub struct Engine {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    queue: mpsc::Sender<Job>,
+    inflight: Mutex<HashSet<(AccountId, String)>>,
+    stats: Arc<WriterStats>,
+    shutdown: CancellationToken,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// Removes an idempotency key from the in-flight set when the request ends, however it ends.
+struct InflightGuard<'a> {
+    set: &'a Mutex<HashSet<(AccountId, String)>>,
+    entry: Option<(AccountId, String)>,
+}
+
+impl Drop for InflightGuard<'_> {
+    fn drop(&mut self) {
+        if let (Some(entry), Ok(mut set)) = (self.entry.take(), self.set.lock()) {
+            set.remove(&entry);
+        }
+    }
+}
+
+impl Engine {
+    pub async fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: EngineConfig) -> anyhow::Result<Arc<Self>> {
+        let (queue, rx) = mpsc::channel(config.queue_capacity.max(1));
+        let stats = Arc::new(WriterStats::default());
+        let shutdown = CancellationToken::new();
+        let writer = Writer { store: store.clone(), clock: clock.clone(), max_batch: config.max_batch.max(1), stats: stats.clone() };
+        let handle = writer.spawn(rx, shutdown.clone()).await?;
+        Ok(Arc::new(Self {
+            store,
+            clock,
+            queue,
+            inflight: Mutex::new(HashSet::new()),
+            stats,
+            shutdown,
+            writer_thread: Mutex::new(Some(handle)),
+        }))
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn writer_stats(&self) -> &WriterStats {
+        &self.stats
+    }
+
+    /// Requests waiting for the writer right now.
+    pub fn queue_depth(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
+    async fn submit(&self, request: WriteRequest) -> Result<WriteResult, CommandError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue.try_send(Job { request, reply }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => CommandError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => CommandError::ShuttingDown,
+        })?;
+        answer.await.map_err(|_| CommandError::ShuttingDown)?
+    }
+
+    /// Run a command that carries no idempotency key.
+    pub async fn execute(&self, command: Command) -> Result<Outcome, CommandError> {
+        match self.submit(WriteRequest { command, idempotency: None }).await? {
+            WriteResult::Done { outcome, .. } => Ok(outcome),
+            WriteResult::Replayed(_) => Err(CommandError::Internal("replay without a key".into())),
+        }
+    }
+
+    /// Run a command under an idempotency key (DESIGN.md section 5).
+    pub async fn execute_idempotent(&self, command: Command, idem: IdempotencyContext) -> Result<WriteResult, CommandError> {
+        // Fast path: a retry of a finished request never reaches the writer.
+        if let Some(record) = self.store.idempotency(idem.account, idem.key.as_str()).await.map_err(CommandError::from)? {
+            return if record.request_hash == idem.request_hash {
+                Ok(WriteResult::Replayed(StoredResponse { status: record.status_code, body: record.response_body }))
+            } else {
+                Err(CommandError::IdempotencyMismatch)
+            };
+        }
+        let entry = (idem.account, idem.key.as_str().to_owned());
+        {
+            let mut set = self.inflight.lock().map_err(|_| CommandError::Internal("in-flight set poisoned".into()))?;
+            if !set.insert(entry.clone()) {
+                return Err(CommandError::IdempotencyInFlight);
+            }
+        }
+        let _guard = InflightGuard { set: &self.inflight, entry: Some(entry) };
+        self.submit(WriteRequest { command, idempotency: Some(idem) }).await
+    }
+
+    /// Stop taking writes, finish the accepted ones, and wait for the writer to exit.
+    pub async fn shutdown(&self) {
+        self.shutdown.cancel();
+        let handle = self.writer_thread.lock().ok().and_then(|mut h| h.take());
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+}

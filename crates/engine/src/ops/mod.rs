@@ -1,0 +1,55 @@
+//! One module per resource; each turns a command into rows, ledger entries and events.
+
+mod accounts;
+mod deposits;
+mod reserves;
+mod withdrawals;
+
+use outlay_core::refs::{SHORT_REF_LETTERS, short_reference};
+use outlay_store::{PostError, WriteTx};
+use rand::Rng;
+use time::OffsetDateTime;
+
+use crate::{Command, CommandError, Outcome};
+
+/// What every operation may use besides the transaction.
+pub struct Ctx {
+    pub now: OffsetDateTime,
+}
+
+impl Ctx {
+    pub fn short_ref(&self, prefix: &str) -> String {
+        let letters: [u8; SHORT_REF_LETTERS] = rand::rng().random();
+        short_reference(prefix, self.now.date(), letters)
+    }
+}
+
+pub async fn apply(cmd: &Command, tx: &mut dyn WriteTx, ctx: &Ctx) -> Result<Outcome, CommandError> {
+    match cmd {
+        Command::CreateAccount { name, parent, client_id, api_key_hash } => {
+            accounts::create(tx, ctx, name, *parent, client_id, api_key_hash).await
+        }
+        Command::SetBankAccount { account, bank } => accounts::set_bank(tx, *account, bank.as_ref()).await,
+        Command::IssueToken { account, credential, token_hash, expires_at } => {
+            accounts::issue_token(tx, ctx, *account, *credential, token_hash, *expires_at).await
+        }
+        Command::CreateDeposit(d) => deposits::create(tx, ctx, d).await,
+        Command::SettleDeposit { account, deposit, settlement } => deposits::settle(tx, ctx, *account, *deposit, settlement).await,
+        Command::CreateWithdrawal { account, currency, amount, reference } => {
+            withdrawals::create(tx, ctx, *account, *currency, *amount, reference.as_deref()).await
+        }
+        Command::SettleWithdrawal { account, withdrawal, settlement } => {
+            withdrawals::settle(tx, ctx, *account, *withdrawal, settlement).await
+        }
+        Command::SetReserve { account, currency, target } => reserves::set(tx, ctx, *account, *currency, *target).await,
+    }
+}
+
+/// Map a posting failure: an overdraft is the client's problem, anything else is ours.
+fn posting(e: PostError, currency: &str) -> CommandError {
+    match e {
+        PostError::Insufficient { .. } => CommandError::InsufficientFunds { currency: currency.to_owned() },
+        PostError::Invalid(e) => CommandError::Internal(format!("invalid ledger entry: {e}")),
+        PostError::Store(e) => e.into(),
+    }
+}

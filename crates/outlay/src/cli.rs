@@ -1,0 +1,357 @@
+//! Command-line interface: `serve` and the operator commands. Operator commands work against the
+//! same database while `outlay serve` runs, on either backend: they use their own writer, and
+//! the database serialises the two.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use outlay_core::{AccountId, Amount, Currency};
+use outlay_engine::verify::verify_ledger;
+use outlay_engine::{Command, DepositOutcome, Engine, EngineConfig, NewDeposit, Outcome, SystemClock};
+use outlay_store::BankAccount;
+use serde_json::json;
+
+use crate::config::{self, FileConfig, ServeSettings};
+use crate::server;
+
+#[derive(Parser, Debug)]
+#[command(name = "outlay", version, about = "Outlay: a self-hostable payouts platform")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Args, Debug)]
+pub struct Global {
+    /// Config file (TOML). Default: ./outlay.toml if it exists.
+    #[arg(long, global = true, env = "OUTLAY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory for the embedded database and files.
+    #[arg(long, global = true, env = "OUTLAY_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// sqlite://path or postgres://user@host/db. Default: sqlite in the data dir.
+    #[arg(long, global = true, env = "OUTLAY_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Run the API server (and, in sandbox mode, the settlement simulator).
+    Serve(ServeArgs),
+    /// Create or upgrade the database schema.
+    Migrate,
+    /// Manage client accounts.
+    #[command(subcommand)]
+    Accounts(AccountsCmd),
+    /// Record funding that arrived at the FBO bank.
+    #[command(subcommand)]
+    Deposits(DepositsCmd),
+    /// Move funds between available and reserve.
+    #[command(subcommand)]
+    Reserves(ReservesCmd),
+    /// Check the ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCmd),
+    /// Print an example config file.
+    DefaultConfig,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "OUTLAY_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Production mode: no simulation endpoints and no first-start account.
+    #[arg(long, env = "OUTLAY_PRODUCTION")]
+    pub production: bool,
+    /// Sandbox: settle pending deposits and withdrawals after this many milliseconds.
+    #[arg(long, env = "OUTLAY_SANDBOX_SETTLE_AFTER_MS")]
+    pub sandbox_settle_after_ms: Option<u64>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AccountsCmd {
+    /// Create a platform account, or a connected account with --parent. Prints the API key once.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        parent: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set the designated bank account that withdrawals go to.
+    SetBankAccount {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        holder: String,
+        #[arg(long)]
+        number: String,
+        /// ISO 3166 alpha-2 country of the bank.
+        #[arg(long)]
+        country: String,
+        #[arg(long)]
+        swift: Option<String>,
+        #[arg(long)]
+        bank_name: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DepositsCmd {
+    /// Record a deposit that arrived at the FBO bank (cleared at once unless --pending).
+    Record {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        currency: String,
+        #[arg(long)]
+        amount: String,
+        #[arg(long)]
+        reference: Option<String>,
+        #[arg(long)]
+        sender_name: Option<String>,
+        #[arg(long)]
+        pending: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReservesCmd {
+    /// Set the reserve of an account in a currency to exactly --amount.
+    Set {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        currency: String,
+        #[arg(long)]
+        amount: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LedgerCmd {
+    /// Prove every ledger invariant; exit 1 naming each violation.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_account(text: &str) -> anyhow::Result<AccountId> {
+    text.parse().map_err(|_| anyhow::anyhow!("--account/--parent: {text} is not an account id (a UUID)"))
+}
+
+fn parse_money(currency: &str, amount: &str) -> anyhow::Result<(Currency, Amount)> {
+    let currency = Currency::parse(currency).map_err(|e| anyhow::anyhow!("--currency {e}"))?;
+    let amount = Amount::parse(amount, currency).map_err(|e| anyhow::anyhow!("--amount {e}"))?;
+    Ok((currency, amount))
+}
+
+async fn open_engine(global: &Global, file: &FileConfig) -> anyhow::Result<Arc<Engine>> {
+    let data_dir = config::data_dir(global.data_dir.clone(), file);
+    let url = config::database_url(global.database_url.clone(), file, &data_dir);
+    let store = outlay_store::open(&url).await.with_context(|| format!("opening {}", outlay_store::redact_url(&url)))?;
+    Engine::start(store, Arc::new(SystemClock), EngineConfig::default()).await
+}
+
+/// Run the CLI; returns the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    let file = FileConfig::load(cli.global.config.as_deref())?;
+    match cli.command {
+        Cmd::DefaultConfig => {
+            print!("{}", config::EXAMPLE);
+            Ok(0)
+        }
+        Cmd::Serve(args) => serve(&cli.global, &file, args).await,
+        Cmd::Migrate => {
+            let engine = open_engine(&cli.global, &file).await?;
+            engine.shutdown().await;
+            println!("database schema is up to date");
+            Ok(0)
+        }
+        Cmd::Accounts(cmd) => with_engine(&cli.global, &file, |engine| accounts(engine, cmd)).await,
+        Cmd::Deposits(cmd) => with_engine(&cli.global, &file, |engine| deposits(engine, cmd)).await,
+        Cmd::Reserves(cmd) => with_engine(&cli.global, &file, |engine| reserves(engine, cmd)).await,
+        Cmd::Ledger(LedgerCmd::Verify { json }) => with_engine(&cli.global, &file, |engine| verify(engine, json)).await,
+    }
+}
+
+async fn with_engine<F, Fut>(global: &Global, file: &FileConfig, f: F) -> anyhow::Result<i32>
+where
+    F: FnOnce(Arc<Engine>) -> Fut,
+    Fut: Future<Output = anyhow::Result<i32>>,
+{
+    let engine = open_engine(global, file).await?;
+    let result = f(engine.clone()).await;
+    engine.shutdown().await;
+    result
+}
+
+async fn serve(global: &Global, file: &FileConfig, args: ServeArgs) -> anyhow::Result<i32> {
+    let data_dir = config::data_dir(global.data_dir.clone(), file);
+    let production = args.production || file.mode.as_deref() == Some("production");
+    if let Some(mode) = file.mode.as_deref()
+        && mode != "production"
+        && mode != "sandbox"
+    {
+        bail!("config: mode must be \"sandbox\" or \"production\" (got {mode:?})");
+    }
+    let listen = match (args.listen, file.listen) {
+        (Some(l), _) | (None, Some(l)) => l,
+        (None, None) => config::DEFAULT_LISTEN.parse()?,
+    };
+    let settings = ServeSettings {
+        database_url: config::database_url(global.database_url.clone(), file, &data_dir),
+        listen,
+        sandbox: !production,
+        settle_after: Duration::from_millis(args.sandbox_settle_after_ms.or(file.sandbox.settle_after_ms).unwrap_or(2_000)),
+        engine: config::writer_config(file),
+    };
+    let server = server::start(settings.clone()).await?;
+    let base = format!("http://{}", server.addr);
+    tracing::info!(listen = %server.addr, database = %outlay_store::redact_url(&settings.database_url),
+        mode = if production { "production" } else { "sandbox" }, "outlay is serving");
+    if let Some(c) = &server.first_start {
+        println!(
+            "\nOutlay is running at {base} (sandbox). A platform account was created; its API key is shown only now:\n\n  \
+             account_id  {}\n  client_id   {}\n  api_key     {}\n\nTry it:\n\n  \
+             TOKEN=$(curl -s -X POST {base}/api/v1/connect/token -H 'x-client-id: {}' -H 'x-api-key: {}' \
+             | sed -E 's/.*\"auth_token\":\"([^\"]+)\".*/\\1/')\n  \
+             curl -s -X POST {base}/api/v1/simulation/deposit -H \"x-auth-token: Bearer $TOKEN\" -H 'content-type: application/json' \
+             -d '{{\"amount\":\"1000.00\",\"currency\":\"USD\"}}'\n  \
+             curl -s {base}/api/v1/balances -H \"x-auth-token: Bearer $TOKEN\"\n",
+            c.account_id, c.client_id, c.api_key, c.client_id, c.api_key
+        );
+    } else {
+        println!("Outlay is running at {base}");
+    }
+    server.run_until_signal().await?;
+    Ok(0)
+}
+
+async fn accounts(engine: Arc<Engine>, cmd: AccountsCmd) -> anyhow::Result<i32> {
+    match cmd {
+        AccountsCmd::Create { name, parent, json } => {
+            let name = name.trim();
+            if name.is_empty() || name.chars().count() > 200 {
+                bail!("--name must be 1 to 200 characters");
+            }
+            let parent = parent.as_deref().map(parse_account).transpose()?;
+            let c = server::create_account(&engine, name, parent).await?;
+            if json {
+                println!("{}", json!({"account_id": c.account_id, "client_id": c.client_id, "api_key": c.api_key}));
+            } else {
+                println!("account_id  {}\nclient_id   {}\napi_key     {}\n(the API key is shown only now)", c.account_id, c.client_id, c.api_key);
+            }
+            Ok(0)
+        }
+        AccountsCmd::SetBankAccount { account, holder, number, country, swift, bank_name } => {
+            let account = parse_account(&account)?;
+            if holder.trim().is_empty() {
+                bail!("--holder must not be empty");
+            }
+            if number.is_empty() || number.len() > 60 || !number.chars().all(|c| c.is_ascii_alphanumeric()) {
+                bail!("--number must be 1 to 60 letters and digits");
+            }
+            if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+                bail!("--country must be an ISO 3166 alpha-2 code such as SG");
+            }
+            let bank = BankAccount { account_holder: holder, account_number: number, bank_country_code: country, swift_code: swift, bank_name };
+            engine.execute(Command::SetBankAccount { account, bank: Some(bank) }).await?;
+            println!("designated bank account set for {account}");
+            Ok(0)
+        }
+    }
+}
+
+async fn deposits(engine: Arc<Engine>, cmd: DepositsCmd) -> anyhow::Result<i32> {
+    let DepositsCmd::Record { account, currency, amount, reference, sender_name, pending, json } = cmd;
+    let account = parse_account(&account)?;
+    let (currency, amount) = parse_money(&currency, &amount)?;
+    if amount.is_zero() {
+        bail!("--amount must be greater than zero");
+    }
+    let deposit = NewDeposit {
+        account,
+        currency,
+        amount,
+        receiver_account_number: None,
+        deposit_reference: reference,
+        sender_name,
+        sender_country: None,
+        sender_account_number: None,
+        sender_swift_code: None,
+        source: "operator",
+        outcome: if pending { DepositOutcome::Pending } else { DepositOutcome::Cleared },
+    };
+    let Outcome::Deposit(d) = engine.execute(Command::CreateDeposit(deposit)).await? else { bail!("unexpected outcome") };
+    if json {
+        println!("{}", json!({"deposit_id": d.id, "short_reference_id": d.short_reference_id, "deposit_status": d.status}));
+    } else {
+        println!("deposit {} ({}) recorded: {} {} {}", d.id, d.short_reference_id, amount.to_decimal_string(currency), currency, d.status);
+    }
+    Ok(0)
+}
+
+async fn reserves(engine: Arc<Engine>, cmd: ReservesCmd) -> anyhow::Result<i32> {
+    let ReservesCmd::Set { account, currency, amount } = cmd;
+    let account = parse_account(&account)?;
+    let (currency, target) = parse_money(&currency, &amount)?;
+    match engine.execute(Command::SetReserve { account, currency, target }).await {
+        Ok(Outcome::ReserveSet { reserve, available, .. }) => {
+            println!(
+                "reserve for {account} is now {} {currency}; available {} {currency}",
+                reserve.to_decimal_string(currency),
+                available.to_decimal_string(currency)
+            );
+            Ok(0)
+        }
+        Ok(other) => bail!("unexpected outcome {other:?}"),
+        Err(outlay_engine::CommandError::InsufficientFunds { .. }) => {
+            eprintln!("refused: available {currency} is less than the reserve increase");
+            Ok(1)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn verify(engine: Arc<Engine>, json: bool) -> anyhow::Result<i32> {
+    let report = verify_ledger(engine.store().as_ref()).await?;
+    if json {
+        println!(
+            "{}",
+            json!({
+                "ok": report.ok(),
+                "checks": report.checks(),
+                "violations": report.violations,
+                "totals": report.totals.iter().map(|(c, fbo, clients, fees)| json!({"currency": c, "fbo_bank": fbo, "client_balances": clients, "fee_revenue": fees})).collect::<Vec<_>>(),
+            })
+        );
+    } else {
+        for check in report.checks() {
+            println!("checked: {check}");
+        }
+        for (currency, fbo, clients, fees) in &report.totals {
+            println!("{currency}: FBO cash {fbo} = client balances {clients} + fee revenue {fees} (minor units)");
+        }
+        if report.ok() {
+            println!("ledger OK");
+        } else {
+            for v in &report.violations {
+                println!("VIOLATION: {v}");
+            }
+            println!("ledger verification FAILED: {} violation(s)", report.violations.len());
+        }
+    }
+    Ok(if report.ok() { 0 } else { 1 })
+}
