@@ -73,7 +73,9 @@ impl ApiError {
             },
             CommandError::NotFound { what } => ApiError::NotFound(what.to_owned()),
             CommandError::InvalidState(m) => ApiError::InvalidState(m),
-            CommandError::Rejected { field, code, message } => ApiError::Business { kind, code, message, field: Some(field) },
+            CommandError::Rejected { field, code, message } => {
+                ApiError::Business { kind, code, message, field: Some(field) }
+            }
             CommandError::IdempotencyMismatch => ApiError::Idempotency {
                 status: StatusCode::CONFLICT,
                 code: "idempotency_key_reused",
@@ -85,7 +87,9 @@ impl ApiError {
                 message: "a request with this x-idempotency-key is still being processed; retry shortly".into(),
             },
             CommandError::Overloaded | CommandError::ShuttingDown => ApiError::Overloaded,
-            CommandError::RetryCommand | CommandError::RetryBatch | CommandError::Internal(_) => ApiError::Internal(e.to_string()),
+            CommandError::RetryCommand | CommandError::RetryBatch | CommandError::Internal(_) => {
+                ApiError::Internal(e.to_string())
+            }
         }
     }
 }
@@ -111,23 +115,46 @@ impl IntoResponse for ApiError {
                 fields.iter().map(String::as_str).collect(),
                 false,
             ),
-            ApiError::BadJson(_) => (StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_json", None, vec![], false),
-            ApiError::UnsupportedMediaType => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request_error", "unsupported_media_type", None, vec![], false)
+            ApiError::BadJson(_) => {
+                (StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_json", None, vec![], false)
             }
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid_request_error",
+                "unsupported_media_type",
+                None,
+                vec![],
+                false,
+            ),
             ApiError::PayloadTooLarge(_) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request_error", "payload_too_large", None, vec![], false)
             }
-            ApiError::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, "unauthorized_error", *code, None, vec![], false),
-            ApiError::SubAccountNotFound => {
-                (StatusCode::BAD_REQUEST, "account_error", "sub_account_not_found", Some("x-on-behalf-of"), vec![], false)
+            ApiError::Unauthorized { code, .. } => {
+                (StatusCode::UNAUTHORIZED, "unauthorized_error", *code, None, vec![], false)
             }
+            ApiError::SubAccountNotFound => (
+                StatusCode::BAD_REQUEST,
+                "account_error",
+                "sub_account_not_found",
+                Some("x-on-behalf-of"),
+                vec![],
+                false,
+            ),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "resource_not_found", None, vec![], false),
-            ApiError::Idempotency { status, code, .. } => {
-                (*status, "idempotency_error", *code, Some("x-idempotency-key"), vec![], *code == "idempotency_request_in_progress")
+            ApiError::Idempotency { status, code, .. } => (
+                *status,
+                "idempotency_error",
+                *code,
+                Some("x-idempotency-key"),
+                vec![],
+                *code == "idempotency_request_in_progress",
+            ),
+            ApiError::Business { kind, code, field, .. } => {
+                (StatusCode::BAD_REQUEST, *kind, *code, *field, vec![], false)
             }
-            ApiError::Business { kind, code, field, .. } => (StatusCode::BAD_REQUEST, *kind, *code, *field, vec![], false),
-            ApiError::InvalidState(_) => (StatusCode::CONFLICT, "invalid_request_error", "invalid_state", None, vec![], false),
+            ApiError::InvalidState(_) => {
+                (StatusCode::CONFLICT, "invalid_request_error", "invalid_state", None, vec![], false)
+            }
             ApiError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "api_error", "server_busy", None, vec![], true),
             ApiError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");

@@ -74,11 +74,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+        let is_json =
+            req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
+                ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            });
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
@@ -140,7 +139,11 @@ impl DecimalInput {
                 let digits = text.chars().filter(char::is_ascii_digit).count();
                 // Beyond 15 significant digits a JSON number may already have been rounded.
                 if digits > MAX_MINOR.to_string().len() || text.contains(['e', 'E']) {
-                    return Err(ApiError::validation(field, "invalid_amount", "must be sent as a decimal string at this size"));
+                    return Err(ApiError::validation(
+                        field,
+                        "invalid_amount",
+                        "must be sent as a decimal string at this size",
+                    ));
                 }
                 text
             }
@@ -171,7 +174,11 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
                 None => Ok(default),
                 Some(text) => match text.parse::<u32>() {
                     Ok(n) if (min..=max).contains(&n) => Ok(n),
-                    _ => Err(ApiError::validation(name, "invalid_value", format!("must be a whole number from {min} to {max}"))),
+                    _ => Err(ApiError::validation(
+                        name,
+                        "invalid_value",
+                        format!("must be a whole number from {min} to {max}"),
+                    )),
                 },
             }
         };
@@ -189,8 +196,13 @@ impl ListQuery {
     pub fn time(&self, name: &str) -> Result<Option<time::OffsetDateTime>, ApiError> {
         self.get(name)
             .map(|t| {
-                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                    .map_err(|_| ApiError::validation(name, "invalid_time", "must be an ISO 8601 date-time such as 2024-03-01T00:00:00+08:00"))
+                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).map_err(|_| {
+                    ApiError::validation(
+                        name,
+                        "invalid_time",
+                        "must be an ISO 8601 date-time such as 2024-03-01T00:00:00+08:00",
+                    )
+                })
             })
             .transpose()
     }
@@ -199,7 +211,9 @@ impl ListQuery {
         match self.get(name) {
             None => Ok(None),
             Some(v) if allowed.contains(&v) => Ok(Some(v.to_owned())),
-            Some(_) => Err(ApiError::validation(name, "invalid_value", format!("must be one of {}", allowed.join(", ")))),
+            Some(_) => {
+                Err(ApiError::validation(name, "invalid_value", format!("must be one of {}", allowed.join(", "))))
+            }
         }
     }
 

@@ -17,7 +17,11 @@ pub fn key_from_headers(headers: &HeaderMap, required: bool) -> Result<Option<Id
         None => Ok(None),
         Some(value) => {
             let text = value.to_str().map_err(|_| {
-                ApiError::validation("x-idempotency-key", "invalid_idempotency_key", "must contain only visible ASCII characters")
+                ApiError::validation(
+                    "x-idempotency-key",
+                    "invalid_idempotency_key",
+                    "must contain only visible ASCII characters",
+                )
             })?;
             IdempotencyKey::parse(text)
                 .map(Some)
@@ -28,7 +32,8 @@ pub fn key_from_headers(headers: &HeaderMap, required: bool) -> Result<Option<Id
 
 fn json_response(stored: &StoredResponse, replayed: bool) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    let mut response = (status, [(axum::http::header::CONTENT_TYPE, "application/json")], stored.body.clone()).into_response();
+    let mut response =
+        (status, [(axum::http::header::CONTENT_TYPE, "application/json")], stored.body.clone()).into_response();
     if replayed {
         response.headers_mut().insert("x-idempotent-replayed", HeaderValue::from_static("true"));
     }
@@ -65,7 +70,9 @@ pub async fn execute(
         render: Arc::new(render),
     };
     match state.engine.execute_idempotent(command, idem).await.map_err(|e| ApiError::from_command(e, error_kind))? {
-        WriteResult::Done { outcome, response } => Ok(json_response(&response.unwrap_or_else(|| render(&outcome)), false)),
+        WriteResult::Done { outcome, response } => {
+            Ok(json_response(&response.unwrap_or_else(|| render(&outcome)), false))
+        }
         WriteResult::Replayed(stored) => Ok(json_response(&stored, true)),
     }
 }

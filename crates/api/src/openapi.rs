@@ -4,7 +4,8 @@ use axum::Json;
 use serde_json::{Value, json};
 
 fn op(summary: &str, tag: &str, mutating: bool) -> Value {
-    let mut parameters = vec![json!({"name": "x-auth-token", "in": "header", "required": true, "schema": {"type": "string"}})];
+    let mut parameters =
+        vec![json!({"name": "x-auth-token", "in": "header", "required": true, "schema": {"type": "string"}})];
     parameters.push(json!({"name": "x-on-behalf-of", "in": "header", "required": false, "schema": {"type": "string", "format": "uuid"}}));
     if mutating {
         parameters.push(json!({"name": "x-idempotency-key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 64}}));

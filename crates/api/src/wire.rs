@@ -19,7 +19,11 @@ pub struct List<T> {
 impl<T> List<T> {
     pub fn from_page<R>(page: Page<R>, request: PageRequest, map: impl Fn(&R) -> T) -> Self {
         let size = u64::from(request.size.max(1));
-        List { total_pages: page.total_items.div_ceil(size), total_items: page.total_items, data: page.items.iter().map(map).collect() }
+        List {
+            total_pages: page.total_items.div_ceil(size),
+            total_items: page.total_items,
+            data: page.items.iter().map(map).collect(),
+        }
     }
 }
 
@@ -102,5 +106,8 @@ pub fn withdrawal_response(outcome: &Outcome) -> StoredResponse {
 
 fn unexpected(outcome: &Outcome) -> StoredResponse {
     tracing::error!(?outcome, "renderer got an outcome of another command");
-    StoredResponse { status: 500, body: r#"{"type":"api_error","code":"internal_error","message":"internal error"}"#.into() }
+    StoredResponse {
+        status: 500,
+        body: r#"{"type":"api_error","code":"internal_error","message":"internal error"}"#.into(),
+    }
 }

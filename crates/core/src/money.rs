@@ -242,10 +242,7 @@ mod tests {
     #[test]
     fn refuses_what_would_round_or_is_not_a_plain_decimal() {
         let usd = usd();
-        assert_eq!(
-            Amount::parse("10.001", usd),
-            Err(AmountError::TooManyDecimals { max: 2, currency: usd })
-        );
+        assert_eq!(Amount::parse("10.001", usd), Err(AmountError::TooManyDecimals { max: 2, currency: usd }));
         let jpy = Currency::parse("JPY").expect("JPY");
         assert!(matches!(Amount::parse("1.5", jpy), Err(AmountError::TooManyDecimals { .. })));
         assert_eq!(Amount::parse("-1.00", usd), Err(AmountError::Negative));

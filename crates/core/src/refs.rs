@@ -9,12 +9,7 @@ pub const SHORT_REF_LETTERS: usize = 8;
 pub fn short_reference(prefix: &str, date: Date, letters: [u8; SHORT_REF_LETTERS]) -> String {
     let mut out = String::with_capacity(prefix.len() + 7 + SHORT_REF_LETTERS);
     out.push_str(prefix);
-    out.push_str(&format!(
-        "{:02}{:02}{:02}-",
-        date.year().rem_euclid(100),
-        u8::from(date.month()),
-        date.day()
-    ));
+    out.push_str(&format!("{:02}{:02}{:02}-", date.year().rem_euclid(100), u8::from(date.month()), date.day()));
     out.extend(letters.iter().map(|b| char::from(b'A' + b % 26)));
     out
 }

@@ -41,44 +41,14 @@ pub enum Settlement {
 
 #[derive(Clone, Debug)]
 pub enum Command {
-    CreateAccount {
-        name: String,
-        parent: Option<AccountId>,
-        client_id: String,
-        api_key_hash: String,
-    },
-    SetBankAccount {
-        account: AccountId,
-        bank: Option<BankAccount>,
-    },
-    IssueToken {
-        account: AccountId,
-        credential: Uuid,
-        token_hash: String,
-        expires_at: OffsetDateTime,
-    },
+    CreateAccount { name: String, parent: Option<AccountId>, client_id: String, api_key_hash: String },
+    SetBankAccount { account: AccountId, bank: Option<BankAccount> },
+    IssueToken { account: AccountId, credential: Uuid, token_hash: String, expires_at: OffsetDateTime },
     CreateDeposit(NewDeposit),
-    SettleDeposit {
-        account: AccountId,
-        deposit: Uuid,
-        settlement: Settlement,
-    },
-    CreateWithdrawal {
-        account: AccountId,
-        currency: Currency,
-        amount: Amount,
-        reference: Option<String>,
-    },
-    SettleWithdrawal {
-        account: AccountId,
-        withdrawal: Uuid,
-        settlement: Settlement,
-    },
-    SetReserve {
-        account: AccountId,
-        currency: Currency,
-        target: Amount,
-    },
+    SettleDeposit { account: AccountId, deposit: Uuid, settlement: Settlement },
+    CreateWithdrawal { account: AccountId, currency: Currency, amount: Amount, reference: Option<String> },
+    SettleWithdrawal { account: AccountId, withdrawal: Uuid, settlement: Settlement },
+    SetReserve { account: AccountId, currency: Currency, target: Amount },
 }
 
 impl Command {

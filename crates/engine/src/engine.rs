@@ -49,11 +49,20 @@ impl Drop for InflightGuard<'_> {
 }
 
 impl Engine {
-    pub async fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: EngineConfig) -> anyhow::Result<Arc<Self>> {
+    pub async fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+    ) -> anyhow::Result<Arc<Self>> {
         let (queue, rx) = mpsc::channel(config.queue_capacity.max(1));
         let stats = Arc::new(WriterStats::default());
         let shutdown = CancellationToken::new();
-        let writer = Writer { store: store.clone(), clock: clock.clone(), max_batch: config.max_batch.max(1), stats: stats.clone() };
+        let writer = Writer {
+            store: store.clone(),
+            clock: clock.clone(),
+            max_batch: config.max_batch.max(1),
+            stats: stats.clone(),
+        };
         let handle = writer.spawn(rx, shutdown.clone()).await?;
         Ok(Arc::new(Self {
             store,
@@ -101,9 +110,15 @@ impl Engine {
     }
 
     /// Run a command under an idempotency key (DESIGN.md section 5).
-    pub async fn execute_idempotent(&self, command: Command, idem: IdempotencyContext) -> Result<WriteResult, CommandError> {
+    pub async fn execute_idempotent(
+        &self,
+        command: Command,
+        idem: IdempotencyContext,
+    ) -> Result<WriteResult, CommandError> {
         // Fast path: a retry of a finished request never reaches the writer.
-        if let Some(record) = self.store.idempotency(idem.account, idem.key.as_str()).await.map_err(CommandError::from)? {
+        if let Some(record) =
+            self.store.idempotency(idem.account, idem.key.as_str()).await.map_err(CommandError::from)?
+        {
             return if record.request_hash == idem.request_hash {
                 Ok(WriteResult::Replayed(StoredResponse { status: record.status_code, body: record.response_body }))
             } else {

@@ -49,7 +49,14 @@ pub fn withdrawal_data(w: &WithdrawalRow) -> Value {
     })
 }
 
-pub fn event(account: AccountId, name: &str, event_type: &str, source: Uuid, data: Value, at: OffsetDateTime) -> NewEvent {
+pub fn event(
+    account: AccountId,
+    name: &str,
+    event_type: &str,
+    source: Uuid,
+    data: Value,
+    at: OffsetDateTime,
+) -> NewEvent {
     NewEvent {
         id: Uuid::now_v7(),
         account_id: account,

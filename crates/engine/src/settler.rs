@@ -30,7 +30,8 @@ pub async fn settle_due(engine: &Engine, delay: Duration) -> Result<usize, Comma
         settled += count(engine.execute(cmd).await)?;
     }
     for w in engine.store().pending_withdrawals(cutoff, 500).await? {
-        let cmd = Command::SettleWithdrawal { account: w.account_id, withdrawal: w.id, settlement: Settlement::Complete };
+        let cmd =
+            Command::SettleWithdrawal { account: w.account_id, withdrawal: w.id, settlement: Settlement::Complete };
         settled += count(engine.execute(cmd).await)?;
     }
     Ok(settled)

@@ -84,7 +84,8 @@ pub async fn verify_ledger(store: &dyn Store) -> StoreResult<VerifyReport> {
     }
     for ((reference_type, reference_id), amount) in pending {
         if amount != 0 && reference_type != "reserve" {
-            out.violations.push(format!("{amount} sits in pending for {reference_type} {reference_id}, which does not exist"));
+            out.violations
+                .push(format!("{amount} sits in pending for {reference_type} {reference_id}, which does not exist"));
         }
     }
 

@@ -160,7 +160,8 @@ fn parse_money(currency: &str, amount: &str) -> anyhow::Result<(Currency, Amount
 async fn open_engine(global: &Global, file: &FileConfig) -> anyhow::Result<Arc<Engine>> {
     let data_dir = config::data_dir(global.data_dir.clone(), file);
     let url = config::database_url(global.database_url.clone(), file, &data_dir);
-    let store = outlay_store::open(&url).await.with_context(|| format!("opening {}", outlay_store::redact_url(&url)))?;
+    let store =
+        outlay_store::open(&url).await.with_context(|| format!("opening {}", outlay_store::redact_url(&url)))?;
     Engine::start(store, Arc::new(SystemClock), EngineConfig::default()).await
 }
 
@@ -214,7 +215,9 @@ async fn serve(global: &Global, file: &FileConfig, args: ServeArgs) -> anyhow::R
         database_url: config::database_url(global.database_url.clone(), file, &data_dir),
         listen,
         sandbox: !production,
-        settle_after: Duration::from_millis(args.sandbox_settle_after_ms.or(file.sandbox.settle_after_ms).unwrap_or(2_000)),
+        settle_after: Duration::from_millis(
+            args.sandbox_settle_after_ms.or(file.sandbox.settle_after_ms).unwrap_or(2_000),
+        ),
         engine: config::writer_config(file),
     };
     let server = server::start(settings.clone()).await?;
@@ -251,7 +254,10 @@ async fn accounts(engine: Arc<Engine>, cmd: AccountsCmd) -> anyhow::Result<i32> 
             if json {
                 println!("{}", json!({"account_id": c.account_id, "client_id": c.client_id, "api_key": c.api_key}));
             } else {
-                println!("account_id  {}\nclient_id   {}\napi_key     {}\n(the API key is shown only now)", c.account_id, c.client_id, c.api_key);
+                println!(
+                    "account_id  {}\nclient_id   {}\napi_key     {}\n(the API key is shown only now)",
+                    c.account_id, c.client_id, c.api_key
+                );
             }
             Ok(0)
         }
@@ -266,7 +272,13 @@ async fn accounts(engine: Arc<Engine>, cmd: AccountsCmd) -> anyhow::Result<i32> 
             if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
                 bail!("--country must be an ISO 3166 alpha-2 code such as SG");
             }
-            let bank = BankAccount { account_holder: holder, account_number: number, bank_country_code: country, swift_code: swift, bank_name };
+            let bank = BankAccount {
+                account_holder: holder,
+                account_number: number,
+                bank_country_code: country,
+                swift_code: swift,
+                bank_name,
+            };
             engine.execute(Command::SetBankAccount { account, bank: Some(bank) }).await?;
             println!("designated bank account set for {account}");
             Ok(0)
@@ -294,11 +306,23 @@ async fn deposits(engine: Arc<Engine>, cmd: DepositsCmd) -> anyhow::Result<i32> 
         source: "operator",
         outcome: if pending { DepositOutcome::Pending } else { DepositOutcome::Cleared },
     };
-    let Outcome::Deposit(d) = engine.execute(Command::CreateDeposit(deposit)).await? else { bail!("unexpected outcome") };
+    let Outcome::Deposit(d) = engine.execute(Command::CreateDeposit(deposit)).await? else {
+        bail!("unexpected outcome")
+    };
     if json {
-        println!("{}", json!({"deposit_id": d.id, "short_reference_id": d.short_reference_id, "deposit_status": d.status}));
+        println!(
+            "{}",
+            json!({"deposit_id": d.id, "short_reference_id": d.short_reference_id, "deposit_status": d.status})
+        );
     } else {
-        println!("deposit {} ({}) recorded: {} {} {}", d.id, d.short_reference_id, amount.to_decimal_string(currency), currency, d.status);
+        println!(
+            "deposit {} ({}) recorded: {} {} {}",
+            d.id,
+            d.short_reference_id,
+            amount.to_decimal_string(currency),
+            currency,
+            d.status
+        );
     }
     Ok(0)
 }

@@ -31,11 +31,20 @@ pub struct Server {
 }
 
 /// Create an account with one credential; the API key is returned once and stored hashed.
-pub async fn create_account(engine: &Engine, name: &str, parent: Option<outlay_core::AccountId>) -> anyhow::Result<NewCredentials> {
+pub async fn create_account(
+    engine: &Engine,
+    name: &str,
+    parent: Option<outlay_core::AccountId>,
+) -> anyhow::Result<NewCredentials> {
     let client_id = new_client_id();
     let api_key = new_api_key();
     let outcome = engine
-        .execute(Command::CreateAccount { name: name.to_owned(), parent, client_id: client_id.clone(), api_key_hash: hash_secret(&api_key) })
+        .execute(Command::CreateAccount {
+            name: name.to_owned(),
+            parent,
+            client_id: client_id.clone(),
+            api_key_hash: hash_secret(&api_key),
+        })
         .await?;
     let Outcome::AccountCreated { account, .. } = outcome else { anyhow::bail!("unexpected outcome {outcome:?}") };
     Ok(NewCredentials { account_id: account.id.to_string(), client_id, api_key })
@@ -57,7 +66,8 @@ pub async fn start_with_clock(settings: ServeSettings, clock: Arc<dyn Clock>) ->
         None
     };
 
-    let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
     let addr = listener.local_addr()?;
     let state = AppState { engine: engine.clone(), config: Arc::new(ApiConfig { sandbox: settings.sandbox }) };
     let app = outlay_api::router(state);

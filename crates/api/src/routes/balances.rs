@@ -79,11 +79,18 @@ async fn list(State(state): State<AppState>, caller: Caller, query: ListQuery) -
     Ok(Json(List { total_pages: total.div_ceil(size), total_items: total, data }))
 }
 
-async fn retrieve(State(state): State<AppState>, caller: Caller, Path(currency): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn retrieve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(currency): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let currency = parse_currency("currency", &currency)?;
     let balances = unify(state.engine.store().balances(caller.account).await?);
     let code = currency.code();
-    let u = balances.get(code).map_or_else(|| balance_json(caller.account, code, &Unified::default()), |u| balance_json(caller.account, code, u));
+    let u = balances.get(code).map_or_else(
+        || balance_json(caller.account, code, &Unified::default()),
+        |u| balance_json(caller.account, code, u),
+    );
     Ok(Json(u))
 }
 
@@ -109,7 +116,11 @@ fn transaction_json(account: AccountId, t: &TransactionRow) -> Value {
     })
 }
 
-async fn transactions(State(state): State<AppState>, caller: Caller, query: ListQuery) -> Result<Json<List<Value>>, ApiError> {
+async fn transactions(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ListQuery,
+) -> Result<Json<List<Value>>, ApiError> {
     let filter = TransactionFilter {
         currency: query.currency("currency")?,
         reference_type: query.one_of("transaction_type", TRANSACTION_TYPES)?.map(|t| t.to_lowercase()),

@@ -25,8 +25,13 @@ async fn list(State(state): State<AppState>, caller: Caller, query: ListQuery) -
     Ok(Json(List::from_page(page, query.page, wire::deposit)))
 }
 
-async fn retrieve(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn retrieve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id("deposit", &id)?;
-    let deposit = state.engine.store().deposit(caller.account, id).await?.ok_or_else(|| ApiError::NotFound("deposit".into()))?;
+    let deposit =
+        state.engine.store().deposit(caller.account, id).await?.ok_or_else(|| ApiError::NotFound("deposit".into()))?;
     Ok(Json(wire::deposit(&deposit)))
 }

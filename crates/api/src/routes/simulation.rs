@@ -41,7 +41,9 @@ struct SimulateDeposit {
 
 fn bounded(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
     match value {
-        Some(v) if v.chars().count() > max => Err(ApiError::validation(field, "too_long", format!("must be at most {max} characters"))),
+        Some(v) if v.chars().count() > max => {
+            Err(ApiError::validation(field, "too_long", format!("must be at most {max} characters")))
+        }
         other => Ok(other),
     }
 }
@@ -57,7 +59,9 @@ async fn simulate_deposit(
     let amount = required.take("amount", b.amount);
     let currency = required.take("currency", b.currency);
     required.finish()?;
-    let (Some(amount), Some(currency)) = (amount, currency) else { return Err(ApiError::Internal("unreachable".into())) };
+    let (Some(amount), Some(currency)) = (amount, currency) else {
+        return Err(ApiError::Internal("unreachable".into()));
+    };
     let currency = parse_currency("currency", &currency)?;
     let amount = amount.parse("amount", currency)?;
     if let Some(country) = &b.sender_country
@@ -113,8 +117,21 @@ async fn settle_deposit(
         _ => return Err(ApiError::validation("deposit_status", "invalid_value", "must be COMPLETED or FAILED")),
     };
     let path = format!("/api/v1/simulation/deposit/{id}");
-    let m = Mutation { caller: &caller, headers: &headers, path: &path, body: &body.raw, key_required: false, error_kind: "deposit_error" };
-    execute(&state, m, Command::SettleDeposit { account: caller.account, deposit: id, settlement }, wire::deposit_response).await
+    let m = Mutation {
+        caller: &caller,
+        headers: &headers,
+        path: &path,
+        body: &body.raw,
+        key_required: false,
+        error_kind: "deposit_error",
+    };
+    execute(
+        &state,
+        m,
+        Command::SettleDeposit { account: caller.account, deposit: id, settlement },
+        wire::deposit_response,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -139,11 +156,25 @@ async fn settle_withdrawal(
     let settlement = match status.as_deref() {
         Some("COMPLETED") => Settlement::Complete,
         Some("FAILED") => Settlement::Fail {
-            reason: bounded("failure_reason", b.failure_reason, 200)?.unwrap_or_else(|| "rejected by the beneficiary bank".into()),
+            reason: bounded("failure_reason", b.failure_reason, 200)?
+                .unwrap_or_else(|| "rejected by the beneficiary bank".into()),
         },
         _ => return Err(ApiError::validation("withdrawal_status", "invalid_value", "must be COMPLETED or FAILED")),
     };
     let path = format!("/api/v1/simulation/withdrawals/{id}");
-    let m = Mutation { caller: &caller, headers: &headers, path: &path, body: &body.raw, key_required: false, error_kind: "withdrawal_error" };
-    execute(&state, m, Command::SettleWithdrawal { account: caller.account, withdrawal: id, settlement }, wire::withdrawal_response).await
+    let m = Mutation {
+        caller: &caller,
+        headers: &headers,
+        path: &path,
+        body: &body.raw,
+        key_required: false,
+        error_kind: "withdrawal_error",
+    };
+    execute(
+        &state,
+        m,
+        Command::SettleWithdrawal { account: caller.account, withdrawal: id, settlement },
+        wire::withdrawal_response,
+    )
+    .await
 }

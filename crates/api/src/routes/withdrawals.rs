@@ -39,7 +39,9 @@ async fn create(
     let currency = required.take("currency", b.currency);
     let amount = required.take("amount", b.amount);
     required.finish()?;
-    let (Some(currency), Some(amount)) = (currency, amount) else { return Err(ApiError::Internal("unreachable".into())) };
+    let (Some(currency), Some(amount)) = (currency, amount) else {
+        return Err(ApiError::Internal("unreachable".into()));
+    };
     let currency = parse_currency("currency", &currency)?;
     let amount = amount.parse("amount", currency)?;
     if b.reference.as_ref().is_some_and(|r| r.chars().count() > 100) {
@@ -66,8 +68,17 @@ async fn list(State(state): State<AppState>, caller: Caller, query: ListQuery) -
     Ok(Json(List::from_page(page, query.page, wire::withdrawal)))
 }
 
-async fn retrieve(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn retrieve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id("withdrawal", &id)?;
-    let w = state.engine.store().withdrawal(caller.account, id).await?.ok_or_else(|| ApiError::NotFound("withdrawal".into()))?;
+    let w = state
+        .engine
+        .store()
+        .withdrawal(caller.account, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("withdrawal".into()))?;
     Ok(Json(wire::withdrawal(&w)))
 }

@@ -128,9 +128,14 @@ impl Auditor {
             }
         }
 
-        let chain = self.chains.entry(entry.owner).or_insert_with(|| ChainState { seq: 0, hash: GENESIS_HASH.to_owned() });
+        let chain =
+            self.chains.entry(entry.owner).or_insert_with(|| ChainState { seq: 0, hash: GENESIS_HASH.to_owned() });
         if entry.seq != chain.seq + 1 {
-            self.violations.push(Violation::SequenceGap { owner: entry.owner, expected: chain.seq + 1, found: entry.seq });
+            self.violations.push(Violation::SequenceGap {
+                owner: entry.owner,
+                expected: chain.seq + 1,
+                found: entry.seq,
+            });
         }
         if entry.prev_hash != chain.hash {
             self.violations.push(Violation::BrokenLink { entry: entry.id.clone() });
@@ -190,13 +195,21 @@ impl Auditor {
             checked += 1;
             let computed = self.balances.get(&key).copied().unwrap_or_default();
             if computed != stored {
-                self.violations.push(Violation::BalanceMismatch { key: key.to_string(), stored, from_entries: computed });
+                self.violations.push(Violation::BalanceMismatch {
+                    key: key.to_string(),
+                    stored,
+                    from_entries: computed,
+                });
             }
             seen.insert(key);
         }
         for (key, computed) in &self.balances {
             if key.must_stay_non_negative() && !seen.contains(key) && *computed != 0 {
-                self.violations.push(Violation::BalanceMismatch { key: key.to_string(), stored: 0, from_entries: *computed });
+                self.violations.push(Violation::BalanceMismatch {
+                    key: key.to_string(),
+                    stored: 0,
+                    from_entries: *computed,
+                });
             }
         }
         AuditReport {

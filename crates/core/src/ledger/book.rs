@@ -53,7 +53,8 @@ impl Book {
             *self.balances.entry(key).or_default() += delta;
         }
         let (seq, prev) = self.heads.get(&draft.chain_owner).cloned().unwrap_or((0, GENESIS_HASH.to_owned()));
-        let lines: Vec<StoredLine> = draft.lines().into_iter().map(|l| StoredLine { key: l.key, amount: l.amount }).collect();
+        let lines: Vec<StoredLine> =
+            draft.lines().into_iter().map(|l| StoredLine { key: l.key, amount: l.amount }).collect();
         let owner = draft.chain_owner.to_string();
         let reference_id = draft.reference.id.to_string();
         let fields = ChainFields {

@@ -40,4 +40,3 @@ pub fn entry_hash(prev_hash: &str, fields: &ChainFields<'_>, lines: &[StoredLine
     }
     hex::encode(h.finalize())
 }
-

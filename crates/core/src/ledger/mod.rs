@@ -42,11 +42,7 @@ impl Owner {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        if text == "platform" {
-            Some(Owner::Platform)
-        } else {
-            text.parse().ok().map(Owner::Client)
-        }
+        if text == "platform" { Some(Owner::Platform) } else { text.parse().ok().map(Owner::Client) }
     }
 }
 

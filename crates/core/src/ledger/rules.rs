@@ -13,30 +13,49 @@ fn draft(owner: AccountId, kind: EntryKind, reference: Reference, legs: Vec<Leg>
 
 /// A deposit arrives at the FBO bank: it lands in the client's pending balance.
 pub fn deposit_received(account: AccountId, currency: Currency, amount: Amount, reference: Reference) -> EntryDraft {
-    let leg = Leg { from: LedgerKey::platform(currency, Kind::FboBank), to: client(account, currency, Kind::Pending), amount };
+    let leg = Leg {
+        from: LedgerKey::platform(currency, Kind::FboBank),
+        to: client(account, currency, Kind::Pending),
+        amount,
+    };
     draft(account, EntryKind::DepositReceived, reference, vec![leg])
 }
 
 /// A deposit clears: pending → available.
 pub fn deposit_cleared(account: AccountId, currency: Currency, amount: Amount, reference: Reference) -> EntryDraft {
-    let leg = Leg { from: client(account, currency, Kind::Pending), to: client(account, currency, Kind::Available), amount };
+    let leg =
+        Leg { from: client(account, currency, Kind::Pending), to: client(account, currency, Kind::Available), amount };
     draft(account, EntryKind::DepositCleared, reference, vec![leg])
 }
 
 /// A pending deposit is rejected and sent back to the sender: pending → FBO bank.
 pub fn deposit_returned(account: AccountId, currency: Currency, amount: Amount, reference: Reference) -> EntryDraft {
-    let leg = Leg { from: client(account, currency, Kind::Pending), to: LedgerKey::platform(currency, Kind::FboBank), amount };
+    let leg = Leg {
+        from: client(account, currency, Kind::Pending),
+        to: LedgerKey::platform(currency, Kind::FboBank),
+        amount,
+    };
     draft(account, EntryKind::DepositReturned, reference, vec![leg])
 }
 
 /// A payout or withdrawal is accepted: amount plus fee move available → pending (a hold).
 pub fn hold(account: AccountId, currency: Currency, total: Amount, reference: Reference) -> EntryDraft {
-    let leg = Leg { from: client(account, currency, Kind::Available), to: client(account, currency, Kind::Pending), amount: total };
+    let leg = Leg {
+        from: client(account, currency, Kind::Available),
+        to: client(account, currency, Kind::Pending),
+        amount: total,
+    };
     draft(account, EntryKind::Hold, reference, vec![leg])
 }
 
 /// The hold is posted: the amount leaves through the FBO bank, the fee becomes revenue.
-pub fn post_hold(account: AccountId, currency: Currency, amount: Amount, fee: Amount, reference: Reference) -> EntryDraft {
+pub fn post_hold(
+    account: AccountId,
+    currency: Currency,
+    amount: Amount,
+    fee: Amount,
+    reference: Reference,
+) -> EntryDraft {
     let pending = client(account, currency, Kind::Pending);
     let legs = vec![
         Leg { from: pending.clone(), to: LedgerKey::platform(currency, Kind::FboBank), amount },
@@ -47,13 +66,21 @@ pub fn post_hold(account: AccountId, currency: Currency, amount: Amount, fee: Am
 
 /// The hold is voided: pending → available.
 pub fn void_hold(account: AccountId, currency: Currency, total: Amount, reference: Reference) -> EntryDraft {
-    let leg = Leg { from: client(account, currency, Kind::Pending), to: client(account, currency, Kind::Available), amount: total };
+    let leg = Leg {
+        from: client(account, currency, Kind::Pending),
+        to: client(account, currency, Kind::Available),
+        amount: total,
+    };
     draft(account, EntryKind::HoldVoided, reference, vec![leg])
 }
 
 /// Money comes back after a completed payout.
 pub fn late_return(account: AccountId, currency: Currency, amount: Amount, reference: Reference) -> EntryDraft {
-    let leg = Leg { from: LedgerKey::platform(currency, Kind::FboBank), to: client(account, currency, Kind::Available), amount };
+    let leg = Leg {
+        from: LedgerKey::platform(currency, Kind::FboBank),
+        to: client(account, currency, Kind::Available),
+        amount,
+    };
     draft(account, EntryKind::LateReturn, reference, vec![leg])
 }
 

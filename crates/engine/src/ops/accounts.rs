@@ -49,7 +49,11 @@ pub async fn create(
     Ok(Outcome::AccountCreated { account, credential_id: credential.id })
 }
 
-pub async fn set_bank(tx: &mut dyn WriteTx, account: AccountId, bank: Option<&BankAccount>) -> Result<Outcome, CommandError> {
+pub async fn set_bank(
+    tx: &mut dyn WriteTx,
+    account: AccountId,
+    bank: Option<&BankAccount>,
+) -> Result<Outcome, CommandError> {
     if tx.set_bank_account(account, bank).await? {
         Ok(Outcome::BankAccountSet)
     } else {
@@ -65,7 +69,13 @@ pub async fn issue_token(
     token_hash: &str,
     expires_at: OffsetDateTime,
 ) -> Result<Outcome, CommandError> {
-    let row = TokenRow { token_hash: token_hash.to_owned(), credential_id: credential, account_id: account, expires_at, created_at: ctx.now };
+    let row = TokenRow {
+        token_hash: token_hash.to_owned(),
+        credential_id: credential,
+        account_id: account,
+        expires_at,
+        created_at: ctx.now,
+    };
     tx.insert_token(&row).await?;
     Ok(Outcome::TokenIssued)
 }

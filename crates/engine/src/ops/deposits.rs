@@ -87,7 +87,10 @@ pub async fn settle(
         _ => return Err(CommandError::NotFound { what: "deposit" }),
     };
     if row.status != "PENDING" {
-        return Err(CommandError::InvalidState(format!("deposit is {}, only a PENDING deposit can be settled", row.status)));
+        return Err(CommandError::InvalidState(format!(
+            "deposit is {}, only a PENDING deposit can be settled",
+            row.status
+        )));
     }
     match settlement {
         Settlement::Complete => clear(tx, ctx, row).await,

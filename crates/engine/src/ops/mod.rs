@@ -34,7 +34,9 @@ pub async fn apply(cmd: &Command, tx: &mut dyn WriteTx, ctx: &Ctx) -> Result<Out
             accounts::issue_token(tx, ctx, *account, *credential, token_hash, *expires_at).await
         }
         Command::CreateDeposit(d) => deposits::create(tx, ctx, d).await,
-        Command::SettleDeposit { account, deposit, settlement } => deposits::settle(tx, ctx, *account, *deposit, settlement).await,
+        Command::SettleDeposit { account, deposit, settlement } => {
+            deposits::settle(tx, ctx, *account, *deposit, settlement).await
+        }
         Command::CreateWithdrawal { account, currency, amount, reference } => {
             withdrawals::create(tx, ctx, *account, *currency, *amount, reference.as_deref()).await
         }

@@ -8,7 +8,13 @@ use uuid::Uuid;
 use super::{Ctx, posting};
 use crate::{CommandError, Outcome};
 
-pub async fn set(tx: &mut dyn WriteTx, ctx: &Ctx, account: AccountId, currency: Currency, target: Amount) -> Result<Outcome, CommandError> {
+pub async fn set(
+    tx: &mut dyn WriteTx,
+    ctx: &Ctx,
+    account: AccountId,
+    currency: Currency,
+    target: Amount,
+) -> Result<Outcome, CommandError> {
     if tx.account(account).await?.is_none() {
         return Err(CommandError::NotFound { what: "account" });
     }

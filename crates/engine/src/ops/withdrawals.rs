@@ -78,16 +78,26 @@ pub async fn settle(
         _ => return Err(CommandError::NotFound { what: "withdrawal" }),
     };
     if w.status != "PENDING" {
-        return Err(CommandError::InvalidState(format!("withdrawal is {}, only a PENDING withdrawal can be settled", w.status)));
+        return Err(CommandError::InvalidState(format!(
+            "withdrawal is {}, only a PENDING withdrawal can be settled",
+            w.status
+        )));
     }
     let currency = Currency::parse(&w.currency).map_err(|e| CommandError::Internal(format!("stored currency: {e}")))?;
     let amount = Amount::from_minor(w.amount).map_err(|e| CommandError::Internal(format!("stored amount: {e}")))?;
     let fee = Amount::from_minor(w.fee).map_err(|e| CommandError::Internal(format!("stored fee: {e}")))?;
     let (entry, status, reason, event_type) = match settlement {
-        Settlement::Complete => (rules::post_hold(account, currency, amount, fee, reference(id)), "COMPLETED", None, "withdrawal.completed"),
+        Settlement::Complete => {
+            (rules::post_hold(account, currency, amount, fee, reference(id)), "COMPLETED", None, "withdrawal.completed")
+        }
         Settlement::Fail { reason } => {
             let total = amount.checked_add(fee).ok_or_else(|| CommandError::Internal("amount overflow".into()))?;
-            (rules::void_hold(account, currency, total, reference(id)), "FAILED", Some(reason.as_str()), "withdrawal.failed")
+            (
+                rules::void_hold(account, currency, total, reference(id)),
+                "FAILED",
+                Some(reason.as_str()),
+                "withdrawal.failed",
+            )
         }
     };
     tx.post_entry(&entry, Uuid::now_v7(), ctx.now).await.map_err(|e| posting(e, currency.code()))?;

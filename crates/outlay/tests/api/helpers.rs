@@ -1,0 +1,252 @@
+use std::process::Output;
+use std::sync::Arc;
+use std::time::Duration;
+
+use outlay::config::ServeSettings;
+use outlay::server::{Server, start_with_clock};
+use outlay_engine::{EngineConfig, ManualClock};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generate one test per backend from an `async fn(Backend)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::helpers::Backend::Sqlite).await } )* }
+        mod postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::helpers::Backend::Postgres).await } )* }
+    };
+}
+
+pub fn postgres_base_url() -> String {
+    std::env::var("OUTLAY_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A fresh, empty database for one test.
+pub async fn fresh_database(backend: Backend, dir: &tempfile::TempDir) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.path().join("outlay.db").display()),
+        Backend::Postgres => {
+            let base = postgres_base_url();
+            let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.unwrap_or_else(|e| {
+                panic!("PostgreSQL at {base} is needed for the postgres tests ({e}); set OUTLAY_TEST_DATABASE_URL")
+            });
+            tokio::spawn(conn);
+            let name = format!("outlay_test_{}", uuid::Uuid::new_v4().simple());
+            client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create database");
+            let (prefix, _) = base.rsplit_once('/').expect("database URL has a path");
+            format!("{prefix}/{name}")
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub database_url: String,
+    pub clock: Arc<ManualClock>,
+    pub http: reqwest::Client,
+    pub server: Option<Server>,
+    pub platform: Credentials,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub account_id: String,
+    pub client_id: String,
+    pub api_key: String,
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let database_url = fresh_database(backend, &dir).await;
+        let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+        let settings = ServeSettings {
+            database_url: database_url.clone(),
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            sandbox: true,
+            // Tests settle explicitly through the simulation endpoints.
+            settle_after: Duration::from_secs(24 * 3600),
+            engine: EngineConfig::default(),
+        };
+        let server = start_with_clock(settings, clock.clone()).await.expect("server starts");
+        let first = server.first_start.clone().expect("sandbox creates a platform account on first start");
+        Self {
+            base: format!("http://{}", server.addr),
+            database_url,
+            clock,
+            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
+            server: Some(server),
+            platform: Credentials { account_id: first.account_id, client_id: first.client_id, api_key: first.api_key },
+            _dir: dir,
+        }
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await.expect("clean shutdown");
+        }
+    }
+
+    /// Stop the server and drop a PostgreSQL test database (SQLite files go with the tempdir;
+    /// databases of failed tests are dropped by `.ci/run`).
+    pub async fn finish(mut self) {
+        self.stop().await;
+        if self.database_url.starts_with("postgres") {
+            let name = self.database_url.rsplit('/').next().unwrap_or_default().to_owned();
+            if let Ok((client, conn)) = tokio_postgres::connect(&postgres_base_url(), tokio_postgres::NoTls).await {
+                tokio::spawn(conn);
+                let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+            }
+        }
+    }
+
+    /// Run the real `outlay` binary against this app's database.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_outlay"))
+            .args(args)
+            .args(["--database-url", &self.database_url])
+            .env("OUTLAY_LOG", "warn")
+            .output()
+            .expect("run outlay")
+    }
+
+    pub fn create_account(&self, name: &str, parent: Option<&str>) -> Credentials {
+        let mut args = vec!["accounts", "create", "--name", name, "--json"];
+        if let Some(p) = parent {
+            args.extend(["--parent", p]);
+        }
+        let out = self.cli(&args);
+        assert!(out.status.success(), "accounts create failed: {}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+        Credentials {
+            account_id: v["account_id"].as_str().expect("account_id").to_owned(),
+            client_id: v["client_id"].as_str().expect("client_id").to_owned(),
+            api_key: v["api_key"].as_str().expect("api_key").to_owned(),
+        }
+    }
+
+    pub fn set_bank_account(&self, account: &str) {
+        let out = self.cli(&[
+            "accounts",
+            "set-bank-account",
+            "--account",
+            account,
+            "--holder",
+            "Acme Ltd",
+            "--number",
+            "000123456789",
+            "--country",
+            "SG",
+        ]);
+        assert!(out.status.success(), "set-bank-account: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// `outlay ledger verify` must pass after every test that moves money.
+    pub fn assert_ledger_verifies(&self) {
+        let out = self.cli(&["ledger", "verify"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "ledger verify failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains("ledger OK"), "{stdout}");
+    }
+
+    pub async fn token(&self, c: &Credentials) -> String {
+        let r = self
+            .request(
+                Method::POST,
+                "/api/v1/connect/token",
+                None,
+                &[("x-client-id", &c.client_id), ("x-api-key", &c.api_key)],
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.body["auth_token"].as_str().expect("auth_token").to_owned()
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Response {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.header("x-auth-token", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Response { status, headers, body, text }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.request(Method::GET, path, Some(token), &[], None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.request(Method::POST, path, Some(token), &[], Some(body)).await
+    }
+
+    pub async fn post_with_key(&self, path: &str, token: &str, key: &str, body: &Value) -> Response {
+        self.request(Method::POST, path, Some(token), &[("x-idempotency-key", key)], Some(body)).await
+    }
+
+    /// Deposit and clear funds through the sandbox simulator.
+    pub async fn fund(&self, token: &str, currency: &str, amount: &str) -> Value {
+        let r = self
+            .post(
+                "/api/v1/simulation/deposit",
+                token,
+                &json!({"amount": amount, "currency": currency, "sender_name": "Funding Co"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.body["deposit_status"], "PENDING");
+        let id = r.body["deposit_id"].as_str().expect("deposit_id").to_owned();
+        let r = self
+            .post(&format!("/api/v1/simulation/deposit/{id}"), token, &json!({"deposit_status": "COMPLETED"}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.body
+    }
+
+    pub async fn balance(&self, token: &str, currency: &str) -> Value {
+        let r = self.get(&format!("/api/v1/balances/{currency}"), token).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.body
+    }
+}
+
+/// Every error is UQPAY's envelope.
+pub fn assert_envelope(r: &Response, status: StatusCode, kind: &str, code: &str) {
+    assert_eq!(r.status, status, "{}", r.text);
+    assert_eq!(r.body["type"], kind, "{}", r.text);
+    assert_eq!(r.body["code"], code, "{}", r.text);
+    assert!(r.body["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", r.text);
+}
