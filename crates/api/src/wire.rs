@@ -17,12 +17,12 @@ pub struct List<T> {
 }
 
 impl<T> List<T> {
-    pub fn from_page<R>(page: Page<R>, request: PageRequest, map: impl Fn(&R) -> T) -> Self {
+    pub fn from_page<R>(page: Page<R>, request: PageRequest, map: impl Fn(R) -> T) -> Self {
         let size = u64::from(request.size.max(1));
         List {
             total_pages: page.total_items.div_ceil(size),
             total_items: page.total_items,
-            data: page.items.iter().map(map).collect(),
+            data: page.items.into_iter().map(map).collect(),
         }
     }
 }

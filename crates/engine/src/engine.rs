@@ -104,7 +104,7 @@ impl Engine {
     /// Run a command that carries no idempotency key.
     pub async fn execute(&self, command: Command) -> Result<Outcome, CommandError> {
         match self.submit(WriteRequest { command, idempotency: None }).await? {
-            WriteResult::Done { outcome, .. } => Ok(outcome),
+            WriteResult::Done { outcome, .. } => Ok(*outcome),
             WriteResult::Replayed(_) => Err(CommandError::Internal("replay without a key".into())),
         }
     }

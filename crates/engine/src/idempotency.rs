@@ -29,7 +29,7 @@ pub struct IdempotencyContext {
 
 #[derive(Debug)]
 pub enum WriteResult {
-    Done { outcome: Outcome, response: Option<StoredResponse> },
+    Done { outcome: Box<Outcome>, response: Option<StoredResponse> },
     Replayed(StoredResponse),
 }
 

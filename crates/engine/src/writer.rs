@@ -222,7 +222,7 @@ async fn run_one(
                     }
                 }
                 tx.release_savepoint().await?;
-                return Ok(Ok(WriteResult::Done { outcome, response }));
+                return Ok(Ok(WriteResult::Done { outcome: Box::new(outcome), response }));
             }
             Err(CommandError::RetryCommand) if attempt < 3 => {
                 tx.rollback_to_savepoint().await?;

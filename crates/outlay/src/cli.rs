@@ -221,6 +221,7 @@ async fn serve(global: &Global, file: &FileConfig, args: ServeArgs) -> anyhow::R
         engine: config::writer_config(file),
     };
     let server = server::start(settings.clone()).await?;
+    let signal = server::shutdown_signal()?;
     let base = format!("http://{}", server.addr);
     tracing::info!(listen = %server.addr, database = %outlay_store::redact_url(&settings.database_url),
         mode = if production { "production" } else { "sandbox" }, "outlay is serving");
@@ -238,7 +239,7 @@ async fn serve(global: &Global, file: &FileConfig, args: ServeArgs) -> anyhow::R
     } else {
         println!("Outlay is running at {base}");
     }
-    server.run_until_signal().await?;
+    server.run_until(signal).await?;
     Ok(0)
 }
 

@@ -60,10 +60,7 @@ pub fn redact_url(url: &str) -> String {
 pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
     match Backend::from_url(url)? {
         Backend::Sqlite => Ok(Arc::new(sqlite::SqliteStore::open(url).await?)),
-        Backend::Postgres => {
-            postgres::PgStore::open(url).await?;
-            Err(StoreError::Config("postgres backend not built yet".into()))
-        }
+        Backend::Postgres => Ok(Arc::new(postgres::PgStore::open(url).await?)),
     }
 }
 
@@ -83,17 +80,32 @@ pub trait Store: Send + Sync + 'static {
     async fn idempotency(&self, account: AccountId, key: &str) -> StoreResult<Option<IdempotencyRecord>>;
 
     async fn deposit(&self, account: AccountId, id: Uuid) -> StoreResult<Option<DepositRow>>;
-    async fn deposits(&self, account: AccountId, filter: &DepositFilter, page: PageRequest) -> StoreResult<Page<DepositRow>>;
+    async fn deposits(
+        &self,
+        account: AccountId,
+        filter: &DepositFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<DepositRow>>;
     /// Pending deposits created before `before`, any account (the sandbox settler's work).
     async fn pending_deposits(&self, before: OffsetDateTime, limit: u32) -> StoreResult<Vec<DepositRow>>;
 
     async fn withdrawal(&self, account: AccountId, id: Uuid) -> StoreResult<Option<WithdrawalRow>>;
-    async fn withdrawals(&self, account: AccountId, filter: &WithdrawalFilter, page: PageRequest) -> StoreResult<Page<WithdrawalRow>>;
+    async fn withdrawals(
+        &self,
+        account: AccountId,
+        filter: &WithdrawalFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<WithdrawalRow>>;
     async fn pending_withdrawals(&self, before: OffsetDateTime, limit: u32) -> StoreResult<Vec<WithdrawalRow>>;
 
     /// Every client-owned ledger account of `account`.
     async fn balances(&self, account: AccountId) -> StoreResult<Vec<BalanceRow>>;
-    async fn transactions(&self, account: AccountId, filter: &TransactionFilter, page: PageRequest) -> StoreResult<Page<TransactionRow>>;
+    async fn transactions(
+        &self,
+        account: AccountId,
+        filter: &TransactionFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<TransactionRow>>;
 
     /// Entries in (account, seq) order after `after`, for the auditor.
     async fn audit_entries(&self, after: Option<(AccountId, i64)>, limit: u32) -> StoreResult<Vec<StoredEntry>>;
@@ -142,11 +154,22 @@ pub trait WriteTx: Send {
 
     async fn insert_deposit(&mut self, row: &DepositRow) -> StoreResult<()>;
     async fn deposit(&mut self, id: Uuid) -> StoreResult<Option<DepositRow>>;
-    async fn set_deposit_status(&mut self, id: Uuid, status: &str, completed_at: Option<OffsetDateTime>) -> StoreResult<()>;
+    async fn set_deposit_status(
+        &mut self,
+        id: Uuid,
+        status: &str,
+        completed_at: Option<OffsetDateTime>,
+    ) -> StoreResult<()>;
 
     async fn insert_withdrawal(&mut self, row: &WithdrawalRow) -> StoreResult<()>;
     async fn withdrawal(&mut self, id: Uuid) -> StoreResult<Option<WithdrawalRow>>;
-    async fn set_withdrawal_status(&mut self, id: Uuid, status: &str, at: OffsetDateTime, failure_reason: Option<&str>) -> StoreResult<()>;
+    async fn set_withdrawal_status(
+        &mut self,
+        id: Uuid,
+        status: &str,
+        at: OffsetDateTime,
+        failure_reason: Option<&str>,
+    ) -> StoreResult<()>;
 
     /// Append to the outbox; `object_seq` is the next sequence number of `event.source_id`.
     async fn insert_event(&mut self, event: &NewEvent) -> StoreResult<i64>;

@@ -1,12 +1,1115 @@
 //! PostgreSQL: for many Outlay nodes on one database.
+//!
+//! Reads go through a small deadpool pool. Each node's single writer owns one dedicated
+//! connection and drives transactions with plain `BEGIN`/`COMMIT` (READ COMMITTED). Nodes never
+//! overdraw or fork a chain because every money-moving transaction first locks the ledger chains
+//! of the clients it touches ([`WriteTx::lock_chains`]), in id order, so they never deadlock
+//! either; the conditional balance update is re-checked by PostgreSQL on the newest row version
+//! in any case.
+//!
+//! Times are stored as `TIMESTAMPTZ` but truncated to whole milliseconds before they are bound,
+//! so every value reads back exactly as it does from SQLite (which stores Unix milliseconds).
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::str::FromStr;
+use std::time::Duration;
 
-use crate::{StoreError, StoreResult};
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use outlay_core::ledger::{self, EntryDraft, Kind, LedgerKey, Owner, StoredEntry, StoredLine};
+use outlay_core::{AccountId, Currency};
+use time::OffsetDateTime;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::{Client, NoTls, Row, Statement};
+use uuid::Uuid;
 
-pub struct PgStore;
+use crate::migrate::{Migration, POSTGRES};
+use crate::sqlite::{bank_from_json, bank_to_json};
+use crate::{
+    AccountRow, Backend, BalanceRow, BankAccount, CredentialRow, DepositFilter, DepositRow, HoldableObject,
+    IdempotencyRecord, NewEvent, Page, PageRequest, PendingByReference, PostError, Store, StoreError, StoreResult,
+    TokenRow, TransactionFilter, TransactionRow, WithdrawalFilter, WithdrawalRow, WriteTx, WriterConn, redact_url,
+};
+
+/// Read connections per process.
+const POOL_SIZE: usize = 8;
+/// Key of the transaction-scoped advisory lock that serialises migrations across nodes
+/// ("outlay" in ASCII, then the migrator's number).
+const MIGRATION_LOCK_KEY: i64 = 0x6f75_746c_6179_0001;
+
+type Params<'a> = [&'a (dyn ToSql + Sync)];
+
+/// The whole error text: tokio-postgres's `Display` alone says only "db error".
+fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut text = format!("{}: {} (SQLSTATE {})", db.severity(), db.message(), db.code().code());
+        if let Some(detail) = db.detail() {
+            let _ = write!(text, "; {detail}");
+        }
+        return text;
+    }
+    match std::error::Error::source(e) {
+        Some(source) => format!("{e}: {source}"),
+        None => e.to_string(),
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if let Some(db) = e.as_db_error() {
+            let code = db.code();
+            if *code == SqlState::UNIQUE_VIOLATION {
+                let name = db.constraint().unwrap_or("unknown");
+                // The engine retries a command whose random short reference collided, whichever
+                // table it was for (SQLite cannot tell them apart either).
+                let constraint = if name.contains("short_reference") { "short_reference_key" } else { name };
+                return StoreError::Conflict { constraint: constraint.to_owned() };
+            }
+            if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED {
+                return StoreError::Retry(describe(&e));
+            }
+        }
+        StoreError::Database(describe(&e))
+    }
+}
+
+impl From<PoolError> for StoreError {
+    fn from(e: PoolError) -> Self {
+        match e {
+            PoolError::Backend(e) => e.into(),
+            other => StoreError::Database(format!("PostgreSQL pool: {other}")),
+        }
+    }
+}
+
+fn ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn from_ms(v: i64) -> StoreResult<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(v) * 1_000_000).map_err(StoreError::corrupt)
+}
+
+/// `t` as SQLite would store and return it: UTC, truncated to the millisecond.
+fn db_time(t: OffsetDateTime) -> OffsetDateTime {
+    from_ms(ms(t)).unwrap_or(t)
+}
+
+fn page_params(page: PageRequest) -> (i64, i64) {
+    (i64::from(page.size), page.offset())
+}
+
+/// A column, with a type mismatch reported as a corrupt row instead of a panic.
+fn col<'a, T: FromSql<'a>>(row: &'a Row, idx: usize) -> StoreResult<T> {
+    row.try_get(idx).map_err(|e| {
+        let name = row.columns().get(idx).map_or("?", |c| c.name());
+        StoreError::corrupt(format!("column {name}: {}", describe(&e)))
+    })
+}
+
+fn ledger_key(owner: &str, currency: &str, kind: &str) -> StoreResult<LedgerKey> {
+    Ok(LedgerKey {
+        owner: Owner::parse(owner).ok_or_else(|| StoreError::corrupt(format!("owner {owner}")))?,
+        currency: Currency::parse(currency).map_err(|e| StoreError::corrupt(format!("currency {currency}: {e}")))?,
+        kind: Kind::parse(kind).ok_or_else(|| StoreError::corrupt(format!("kind {kind}")))?,
+    })
+}
+
+fn count_of(row: &Row) -> StoreResult<u64> {
+    let n: i64 = col(row, 0)?;
+    Ok(u64::try_from(n).unwrap_or_default())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Migrations
+
+async fn migrate(client: &mut deadpool_postgres::Client, migrations: &[Migration]) -> StoreResult<()> {
+    for m in migrations {
+        let tx = client.transaction().await?;
+        // Several nodes may start at once: one migrates, the others wait here and then find the
+        // migration applied.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)",
+        )
+        .await?;
+        let applied: Option<String> =
+            match tx.query_opt("SELECT checksum FROM schema_migrations WHERE version = $1", &[&m.version]).await? {
+                Some(row) => Some(col(&row, 0)?),
+                None => None,
+            };
+        match applied {
+            Some(sum) if sum == m.checksum() => {}
+            Some(_) => {
+                return Err(StoreError::Config(format!(
+                    "migration {} ({}) was changed after it was applied",
+                    m.version, m.name
+                )));
+            }
+            None => {
+                tracing::info!(version = m.version, name = m.name, "applying PostgreSQL migration");
+                tx.batch_execute(m.sql).await?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, now())",
+                    &[&m.version, &m.name, &m.checksum()],
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQL and row mapping shared by the read pool and the writer
+
+macro_rules! account_cols {
+    () => {
+        "id, name, parent_id, kind, status, bank_account::text, created_at"
+    };
+}
+
+macro_rules! deposit_cols {
+    () => {
+        "id, account_id, short_reference_id, currency, amount, fee, status, receiver_account_number, deposit_reference, sender_name, sender_country, sender_account_number, sender_swift_code, source, created_at, completed_at"
+    };
+}
+
+macro_rules! withdrawal_cols {
+    () => {
+        "id, account_id, short_reference_id, currency, amount, fee, status, reference, bank_account_holder, bank_account_last4, bank_country_code, failure_reason, created_at, updated_at, completed_at"
+    };
+}
+
+macro_rules! deposit_filter {
+    () => {
+        "account_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR currency = $3) AND ($4::timestamptz IS NULL OR created_at >= $4) AND ($5::timestamptz IS NULL OR created_at <= $5)"
+    };
+}
+
+macro_rules! withdrawal_filter {
+    () => {
+        "account_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR currency = $3)"
+    };
+}
+
+macro_rules! transactions_from {
+    () => {
+        "FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id JOIN ledger_accounts a ON a.id = l.ledger_account_id \
+         WHERE e.account_id = $1 AND a.owner_id = $2 AND ($3::text IS NULL OR a.currency = $3) AND ($4::text IS NULL OR e.reference_type = $4) \
+         AND ($5::text IS NULL OR a.kind = $5) AND ($6::bigint IS NULL OR e.created_at_ms >= $6) AND ($7::bigint IS NULL OR e.created_at_ms <= $7)"
+    };
+}
+
+const SQL_HAS_PLATFORM: &str = "SELECT EXISTS (SELECT 1 FROM accounts WHERE kind = 'platform')";
+const SQL_ACCOUNT: &str = concat!("SELECT ", account_cols!(), " FROM accounts WHERE id = $1");
+const SQL_CONNECTED_COUNT: &str = "SELECT COUNT(*) FROM accounts WHERE parent_id = $1";
+const SQL_CONNECTED: &str = concat!(
+    "SELECT ",
+    account_cols!(),
+    " FROM accounts WHERE parent_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3"
+);
+const SQL_CREDENTIAL: &str = "SELECT id, account_id, client_id, secret_hash, role, created_at FROM credentials WHERE client_id = $1 AND revoked_at IS NULL";
+const SQL_TOKEN: &str = "SELECT t.token_hash, t.credential_id, t.account_id, t.expires_at, t.created_at FROM auth_tokens t \
+     JOIN credentials c ON c.id = t.credential_id WHERE t.token_hash = $1 AND c.revoked_at IS NULL";
+const SQL_IDEMPOTENCY: &str = "SELECT account_id, key, request_hash, status_code, response_body, created_at FROM idempotency_keys WHERE account_id = $1 AND key = $2";
+const SQL_DEPOSIT: &str =
+    concat!("SELECT ", deposit_cols!(), " FROM deposits WHERE id = $1 AND ($2::uuid IS NULL OR account_id = $2)");
+const SQL_DEPOSITS_COUNT: &str = concat!("SELECT COUNT(*) FROM deposits WHERE ", deposit_filter!());
+const SQL_DEPOSITS: &str = concat!(
+    "SELECT ",
+    deposit_cols!(),
+    " FROM deposits WHERE ",
+    deposit_filter!(),
+    " ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7"
+);
+const SQL_PENDING_DEPOSITS: &str = concat!(
+    "SELECT ",
+    deposit_cols!(),
+    " FROM deposits WHERE status = 'PENDING' AND created_at <= $1 ORDER BY created_at LIMIT $2"
+);
+const SQL_WITHDRAWAL: &str =
+    concat!("SELECT ", withdrawal_cols!(), " FROM withdrawals WHERE id = $1 AND ($2::uuid IS NULL OR account_id = $2)");
+const SQL_WITHDRAWALS_COUNT: &str = concat!("SELECT COUNT(*) FROM withdrawals WHERE ", withdrawal_filter!());
+const SQL_WITHDRAWALS: &str = concat!(
+    "SELECT ",
+    withdrawal_cols!(),
+    " FROM withdrawals WHERE ",
+    withdrawal_filter!(),
+    " ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
+);
+const SQL_PENDING_WITHDRAWALS: &str = concat!(
+    "SELECT ",
+    withdrawal_cols!(),
+    " FROM withdrawals WHERE status = 'PENDING' AND created_at <= $1 ORDER BY created_at LIMIT $2"
+);
+// COLLATE "C": byte order, as SQLite's default BINARY collation sorts.
+const SQL_BALANCES: &str = "SELECT currency, kind, balance, created_at, updated_at FROM ledger_accounts WHERE owner_id = $1 \
+     ORDER BY currency COLLATE \"C\", kind COLLATE \"C\"";
+const SQL_TRANSACTIONS_COUNT: &str = concat!("SELECT COUNT(*) ", transactions_from!());
+const SQL_TRANSACTIONS: &str = concat!(
+    "SELECT e.id, l.line_no, a.currency, a.kind, l.amount, e.kind, e.reference_type, e.reference_id, e.created_at_ms ",
+    transactions_from!(),
+    " ORDER BY e.created_at_ms DESC, e.seq DESC, l.line_no LIMIT $8 OFFSET $9"
+);
+const SQL_AUDIT_ENTRIES: &str = "WITH page AS (SELECT id, account_id, seq, kind, reference_type, reference_id, created_at_ms, prev_hash, hash \
+       FROM journal_entries WHERE (account_id, seq) > ($1::uuid, $2::bigint) ORDER BY account_id, seq LIMIT $3) \
+     SELECT page.id, page.account_id, page.seq, page.kind, page.reference_type, page.reference_id, page.created_at_ms, page.prev_hash, page.hash, \
+       a.owner_id, a.currency, a.kind, l.amount FROM page \
+     LEFT JOIN journal_lines l ON l.entry_id = page.id LEFT JOIN ledger_accounts a ON a.id = l.ledger_account_id \
+     ORDER BY page.account_id, page.seq, l.line_no";
+const SQL_AUDIT_BALANCES: &str =
+    "SELECT owner_id, currency, kind, balance FROM ledger_accounts WHERE owner_id <> 'platform'";
+const SQL_AUDIT_CHAIN_HEADS: &str = "SELECT account_id, seq, head_hash FROM ledger_chains";
+const SQL_AUDIT_PENDING: &str = "SELECT e.account_id, e.reference_type, e.reference_id, a.currency, SUM(l.amount)::bigint \
+     FROM journal_lines l JOIN ledger_accounts a ON a.id = l.ledger_account_id JOIN journal_entries e ON e.id = l.entry_id \
+     WHERE a.kind = 'pending' AND a.owner_id <> 'platform' GROUP BY 1, 2, 3, 4";
+const SQL_AUDIT_HOLDABLE: &str = "SELECT account_id, 'deposit'::text, id::text, status, currency, amount, fee FROM deposits \
+     UNION ALL SELECT account_id, 'withdrawal'::text, id::text, status, currency, amount, fee FROM withdrawals";
+
+// Writer statements.
+const SQL_LOCK_CHAINS_CREATE: &str = "INSERT INTO ledger_chains (account_id, seq, head_hash) \
+     SELECT id, 0, $2::text FROM accounts WHERE id = ANY($1::uuid[]) ORDER BY id ON CONFLICT (account_id) DO NOTHING";
+const SQL_LOCK_CHAINS: &str =
+    "SELECT account_id FROM ledger_chains WHERE account_id = ANY($1::uuid[]) ORDER BY account_id FOR UPDATE";
+const SQL_IDEMPOTENCY_PUT: &str = "INSERT INTO idempotency_keys (account_id, key, request_hash, status_code, response_body, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+const SQL_LEDGER_ID: &str = "SELECT id FROM ledger_accounts WHERE owner_id = $1 AND currency = $2 AND kind = $3";
+const SQL_LEDGER_CREATE: &str = "INSERT INTO ledger_accounts (owner_id, currency, kind, balance, created_at, updated_at) VALUES ($1, $2, $3, 0, $4, $4) \
+     ON CONFLICT (owner_id, currency, kind) DO NOTHING RETURNING id";
+const SQL_LEDGER_BALANCE: &str =
+    "SELECT balance FROM ledger_accounts WHERE owner_id = $1 AND currency = $2 AND kind = $3";
+const SQL_BALANCE_UPDATE: &str =
+    "UPDATE ledger_accounts SET balance = balance + $1, updated_at = $2 WHERE id = $3 AND balance + $1 >= 0";
+const SQL_CHAIN_HEAD: &str = "SELECT seq, head_hash FROM ledger_chains WHERE account_id = $1 FOR UPDATE";
+const SQL_CHAIN_CREATE: &str =
+    "INSERT INTO ledger_chains (account_id, seq, head_hash) VALUES ($1, 0, $2) ON CONFLICT (account_id) DO NOTHING";
+const SQL_CHAIN_ADVANCE: &str = "UPDATE ledger_chains SET seq = $2, head_hash = $3 WHERE account_id = $1";
+const SQL_ENTRY_INSERT: &str = "INSERT INTO journal_entries (id, account_id, seq, kind, reference_type, reference_id, created_at_ms, prev_hash, hash) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+const SQL_LINES_INSERT: &str = "INSERT INTO journal_lines (entry_id, line_no, ledger_account_id, amount) \
+     SELECT $1::uuid, t.line_no, t.ledger_account_id, t.amount FROM unnest($2::int4[], $3::int8[], $4::int8[]) AS t(line_no, ledger_account_id, amount)";
+const SQL_ACCOUNT_INSERT: &str = "INSERT INTO accounts (id, name, parent_id, kind, status, bank_account, created_at) VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7)";
+const SQL_SET_BANK: &str = "UPDATE accounts SET bank_account = $2::text::jsonb WHERE id = $1";
+const SQL_CREDENTIAL_INSERT: &str = "INSERT INTO credentials (id, account_id, client_id, secret_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+const SQL_TOKENS_PRUNE: &str = "DELETE FROM auth_tokens WHERE expires_at < $1";
+const SQL_TOKEN_INSERT: &str = "INSERT INTO auth_tokens (token_hash, credential_id, account_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)";
+const SQL_DEPOSIT_INSERT: &str = concat!(
+    "INSERT INTO deposits (",
+    deposit_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+);
+const SQL_DEPOSIT_STATUS: &str = "UPDATE deposits SET status = $2, completed_at = $3 WHERE id = $1";
+const SQL_WITHDRAWAL_INSERT: &str = concat!(
+    "INSERT INTO withdrawals (",
+    withdrawal_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+);
+const SQL_WITHDRAWAL_STATUS: &str =
+    "UPDATE withdrawals SET status = $2, updated_at = $3, completed_at = $4, failure_reason = $5 WHERE id = $1";
+const SQL_EVENT_INSERT: &str = "INSERT INTO events (id, account_id, event_name, event_type, source_id, object_seq, data, created_at) \
+     SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::uuid, COALESCE(MAX(object_seq), 0) + 1, $6::text::jsonb, $7::timestamptz \
+     FROM events WHERE source_id = $5 RETURNING object_seq";
+
+fn account_from_row(r: &Row) -> StoreResult<AccountRow> {
+    let bank: Option<String> = col(r, 5)?;
+    Ok(AccountRow {
+        id: AccountId(col(r, 0)?),
+        name: col(r, 1)?,
+        parent_id: col::<Option<Uuid>>(r, 2)?.map(AccountId),
+        kind: col(r, 3)?,
+        status: col(r, 4)?,
+        bank_account: bank.as_deref().map(bank_from_json).transpose()?,
+        created_at: col(r, 6)?,
+    })
+}
+
+fn credential_from_row(r: &Row) -> StoreResult<CredentialRow> {
+    Ok(CredentialRow {
+        id: col(r, 0)?,
+        account_id: AccountId(col(r, 1)?),
+        client_id: col(r, 2)?,
+        secret_hash: col(r, 3)?,
+        role: col(r, 4)?,
+        created_at: col(r, 5)?,
+    })
+}
+
+fn token_from_row(r: &Row) -> StoreResult<TokenRow> {
+    Ok(TokenRow {
+        token_hash: col(r, 0)?,
+        credential_id: col(r, 1)?,
+        account_id: AccountId(col(r, 2)?),
+        expires_at: col(r, 3)?,
+        created_at: col(r, 4)?,
+    })
+}
+
+fn idempotency_from_row(r: &Row) -> StoreResult<IdempotencyRecord> {
+    let status: i32 = col(r, 3)?;
+    Ok(IdempotencyRecord {
+        account_id: AccountId(col(r, 0)?),
+        key: col(r, 1)?,
+        request_hash: col(r, 2)?,
+        status_code: u16::try_from(status).map_err(StoreError::corrupt)?,
+        response_body: col(r, 4)?,
+        created_at: col(r, 5)?,
+    })
+}
+
+fn deposit_from_row(r: &Row) -> StoreResult<DepositRow> {
+    Ok(DepositRow {
+        id: col(r, 0)?,
+        account_id: AccountId(col(r, 1)?),
+        short_reference_id: col(r, 2)?,
+        currency: col(r, 3)?,
+        amount: col(r, 4)?,
+        fee: col(r, 5)?,
+        status: col(r, 6)?,
+        receiver_account_number: col(r, 7)?,
+        deposit_reference: col(r, 8)?,
+        sender_name: col(r, 9)?,
+        sender_country: col(r, 10)?,
+        sender_account_number: col(r, 11)?,
+        sender_swift_code: col(r, 12)?,
+        source: col(r, 13)?,
+        created_at: col(r, 14)?,
+        completed_at: col(r, 15)?,
+    })
+}
+
+fn withdrawal_from_row(r: &Row) -> StoreResult<WithdrawalRow> {
+    Ok(WithdrawalRow {
+        id: col(r, 0)?,
+        account_id: AccountId(col(r, 1)?),
+        short_reference_id: col(r, 2)?,
+        currency: col(r, 3)?,
+        amount: col(r, 4)?,
+        fee: col(r, 5)?,
+        status: col(r, 6)?,
+        reference: col(r, 7)?,
+        bank_account_holder: col(r, 8)?,
+        bank_account_last4: col(r, 9)?,
+        bank_country_code: col(r, 10)?,
+        failure_reason: col(r, 11)?,
+        created_at: col(r, 12)?,
+        updated_at: col(r, 13)?,
+        completed_at: col(r, 14)?,
+    })
+}
+
+fn collect<T>(rows: &[Row], f: impl Fn(&Row) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+    rows.iter().map(f).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The store (reads)
+
+pub struct PgStore {
+    pool: Pool,
+    config: tokio_postgres::Config,
+}
 
 impl PgStore {
-    pub async fn open(_url: &str) -> StoreResult<Self> {
-        Err(StoreError::Config("postgres backend not built yet".into()))
+    /// Connect, build the read pool and apply pending migrations.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let mut config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL {}: {}", redact_url(url), describe(&e))))?;
+        if config.get_application_name().is_none() {
+            config.application_name("outlay");
+        }
+        let manager =
+            Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .create_timeout(Some(Duration::from_secs(10)))
+            .wait_timeout(Some(Duration::from_secs(30)))
+            .build()
+            .map_err(|e| StoreError::Config(format!("PostgreSQL pool: {e}")))?;
+        let mut client = pool.get().await?;
+        migrate(&mut client, POSTGRES).await?;
+        drop(client);
+        Ok(Self { pool, config })
+    }
+
+    async fn rows(&self, sql: &str, params: &Params<'_>) -> StoreResult<Vec<Row>> {
+        let client = self.pool.get().await?;
+        let stmt = client.prepare_cached(sql).await?;
+        Ok(client.query(&stmt, params).await?)
+    }
+
+    async fn row_opt(&self, sql: &str, params: &Params<'_>) -> StoreResult<Option<Row>> {
+        let client = self.pool.get().await?;
+        let stmt = client.prepare_cached(sql).await?;
+        Ok(client.query_opt(&stmt, params).await?)
+    }
+
+    async fn row(&self, sql: &str, params: &Params<'_>) -> StoreResult<Row> {
+        let client = self.pool.get().await?;
+        let stmt = client.prepare_cached(sql).await?;
+        Ok(client.query_one(&stmt, params).await?)
+    }
+}
+
+async fn connect(config: &tokio_postgres::Config) -> StoreResult<Client> {
+    let (client, connection) = config.connect(NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %describe(&e), "PostgreSQL writer connection closed");
+        }
+    });
+    Ok(client)
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn writer_conn(&self) -> StoreResult<Box<dyn WriterConn>> {
+        let mut config = self.config.clone();
+        config.application_name("outlay-writer");
+        let client = connect(&config).await?;
+        Ok(Box::new(PgWriterConn {
+            config,
+            client,
+            statements: HashMap::new(),
+            ledger_ids: HashMap::new(),
+            dirty: false,
+        }))
+    }
+
+    async fn has_platform_account(&self) -> StoreResult<bool> {
+        col(&self.row(SQL_HAS_PLATFORM, &[]).await?, 0)
+    }
+
+    async fn account(&self, id: AccountId) -> StoreResult<Option<AccountRow>> {
+        self.row_opt(SQL_ACCOUNT, &[&id.0]).await?.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn connected_accounts(&self, parent: AccountId, page: PageRequest) -> StoreResult<Page<AccountRow>> {
+        let total = count_of(&self.row(SQL_CONNECTED_COUNT, &[&parent.0]).await?)?;
+        let (limit, offset) = page_params(page);
+        let rows = self.rows(SQL_CONNECTED, &[&parent.0, &limit, &offset]).await?;
+        Ok(Page { total_items: total, items: collect(&rows, account_from_row)? })
+    }
+
+    async fn credential_by_client_id(&self, client_id: &str) -> StoreResult<Option<CredentialRow>> {
+        self.row_opt(SQL_CREDENTIAL, &[&client_id]).await?.as_ref().map(credential_from_row).transpose()
+    }
+
+    async fn token(&self, token_hash: &str) -> StoreResult<Option<TokenRow>> {
+        self.row_opt(SQL_TOKEN, &[&token_hash]).await?.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn idempotency(&self, account: AccountId, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
+        self.row_opt(SQL_IDEMPOTENCY, &[&account.0, &key]).await?.as_ref().map(idempotency_from_row).transpose()
+    }
+
+    async fn deposit(&self, account: AccountId, id: Uuid) -> StoreResult<Option<DepositRow>> {
+        let account = Some(account.0);
+        self.row_opt(SQL_DEPOSIT, &[&id, &account]).await?.as_ref().map(deposit_from_row).transpose()
+    }
+
+    async fn deposits(
+        &self,
+        account: AccountId,
+        filter: &DepositFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<DepositRow>> {
+        let (start, end) = (filter.start_time.map(db_time), filter.end_time.map(db_time));
+        let (limit, offset) = page_params(page);
+        let total = count_of(
+            &self.row(SQL_DEPOSITS_COUNT, &[&account.0, &filter.status, &filter.currency, &start, &end]).await?,
+        )?;
+        let rows = self
+            .rows(SQL_DEPOSITS, &[&account.0, &filter.status, &filter.currency, &start, &end, &limit, &offset])
+            .await?;
+        Ok(Page { total_items: total, items: collect(&rows, deposit_from_row)? })
+    }
+
+    async fn pending_deposits(&self, before: OffsetDateTime, limit: u32) -> StoreResult<Vec<DepositRow>> {
+        let rows = self.rows(SQL_PENDING_DEPOSITS, &[&db_time(before), &i64::from(limit)]).await?;
+        collect(&rows, deposit_from_row)
+    }
+
+    async fn withdrawal(&self, account: AccountId, id: Uuid) -> StoreResult<Option<WithdrawalRow>> {
+        let account = Some(account.0);
+        self.row_opt(SQL_WITHDRAWAL, &[&id, &account]).await?.as_ref().map(withdrawal_from_row).transpose()
+    }
+
+    async fn withdrawals(
+        &self,
+        account: AccountId,
+        filter: &WithdrawalFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<WithdrawalRow>> {
+        let (limit, offset) = page_params(page);
+        let total = count_of(&self.row(SQL_WITHDRAWALS_COUNT, &[&account.0, &filter.status, &filter.currency]).await?)?;
+        let rows = self.rows(SQL_WITHDRAWALS, &[&account.0, &filter.status, &filter.currency, &limit, &offset]).await?;
+        Ok(Page { total_items: total, items: collect(&rows, withdrawal_from_row)? })
+    }
+
+    async fn pending_withdrawals(&self, before: OffsetDateTime, limit: u32) -> StoreResult<Vec<WithdrawalRow>> {
+        let rows = self.rows(SQL_PENDING_WITHDRAWALS, &[&db_time(before), &i64::from(limit)]).await?;
+        collect(&rows, withdrawal_from_row)
+    }
+
+    async fn balances(&self, account: AccountId) -> StoreResult<Vec<BalanceRow>> {
+        let rows = self.rows(SQL_BALANCES, &[&account.to_string()]).await?;
+        collect(&rows, |r| {
+            Ok(BalanceRow {
+                currency: col(r, 0)?,
+                kind: col(r, 1)?,
+                balance: col(r, 2)?,
+                created_at: col(r, 3)?,
+                updated_at: col(r, 4)?,
+            })
+        })
+    }
+
+    async fn transactions(
+        &self,
+        account: AccountId,
+        filter: &TransactionFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<TransactionRow>> {
+        let owner = account.to_string();
+        let (start, end) = (filter.start_time.map(ms), filter.end_time.map(ms));
+        let (limit, offset) = page_params(page);
+        let total = count_of(
+            &self
+                .row(
+                    SQL_TRANSACTIONS_COUNT,
+                    &[&account.0, &owner, &filter.currency, &filter.reference_type, &filter.balance_kind, &start, &end],
+                )
+                .await?,
+        )?;
+        let rows = self
+            .rows(
+                SQL_TRANSACTIONS,
+                &[
+                    &account.0,
+                    &owner,
+                    &filter.currency,
+                    &filter.reference_type,
+                    &filter.balance_kind,
+                    &start,
+                    &end,
+                    &limit,
+                    &offset,
+                ],
+            )
+            .await?;
+        let items = collect(&rows, |r| {
+            let line_no: i32 = col(r, 1)?;
+            Ok(TransactionRow {
+                entry_id: col(r, 0)?,
+                line_no: i64::from(line_no),
+                currency: col(r, 2)?,
+                balance_kind: col(r, 3)?,
+                amount: col(r, 4)?,
+                entry_kind: col(r, 5)?,
+                reference_type: col(r, 6)?,
+                reference_id: col(r, 7)?,
+                created_at: from_ms(col(r, 8)?)?,
+            })
+        })?;
+        Ok(Page { total_items: total, items })
+    }
+
+    async fn audit_entries(&self, after: Option<(AccountId, i64)>, limit: u32) -> StoreResult<Vec<StoredEntry>> {
+        let (after_account, after_seq) = after.map_or((Uuid::nil(), 0), |(a, s)| (a.0, s));
+        let rows = self.rows(SQL_AUDIT_ENTRIES, &[&after_account, &after_seq, &i64::from(limit)]).await?;
+        let mut out: Vec<StoredEntry> = Vec::new();
+        for r in &rows {
+            let id: Uuid = col(r, 0)?;
+            let id = id.to_string();
+            if out.last().is_none_or(|e| e.id != id) {
+                out.push(StoredEntry {
+                    id,
+                    owner: AccountId(col(r, 1)?),
+                    seq: col(r, 2)?,
+                    kind: col(r, 3)?,
+                    reference_type: col(r, 4)?,
+                    reference_id: col(r, 5)?,
+                    created_at_ms: col(r, 6)?,
+                    prev_hash: col(r, 7)?,
+                    hash: col(r, 8)?,
+                    lines: Vec::new(),
+                });
+            }
+            let owner: Option<String> = col(r, 9)?;
+            if let (Some(owner), Some(entry)) = (owner, out.last_mut()) {
+                let currency: String = col(r, 10)?;
+                let kind: String = col(r, 11)?;
+                entry.lines.push(StoredLine { key: ledger_key(&owner, &currency, &kind)?, amount: col(r, 12)? });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn audit_balances(&self) -> StoreResult<Vec<(LedgerKey, i64)>> {
+        let rows = self.rows(SQL_AUDIT_BALANCES, &[]).await?;
+        collect(&rows, |r| {
+            let (owner, currency, kind): (String, String, String) = (col(r, 0)?, col(r, 1)?, col(r, 2)?);
+            Ok((ledger_key(&owner, &currency, &kind)?, col(r, 3)?))
+        })
+    }
+
+    async fn audit_chain_heads(&self) -> StoreResult<Vec<(AccountId, i64, String)>> {
+        let rows = self.rows(SQL_AUDIT_CHAIN_HEADS, &[]).await?;
+        collect(&rows, |r| Ok((AccountId(col(r, 0)?), col(r, 1)?, col(r, 2)?)))
+    }
+
+    async fn audit_pending_by_reference(&self) -> StoreResult<Vec<PendingByReference>> {
+        let rows = self.rows(SQL_AUDIT_PENDING, &[]).await?;
+        collect(&rows, |r| {
+            Ok(PendingByReference {
+                account_id: AccountId(col(r, 0)?),
+                reference_type: col(r, 1)?,
+                reference_id: col(r, 2)?,
+                currency: col(r, 3)?,
+                net_pending: col(r, 4)?,
+            })
+        })
+    }
+
+    async fn audit_holdable_objects(&self) -> StoreResult<Vec<HoldableObject>> {
+        let rows = self.rows(SQL_AUDIT_HOLDABLE, &[]).await?;
+        collect(&rows, |r| {
+            Ok(HoldableObject {
+                account_id: AccountId(col(r, 0)?),
+                reference_type: col(r, 1)?,
+                reference_id: col(r, 2)?,
+                status: col(r, 3)?,
+                currency: col(r, 4)?,
+                amount: col(r, 5)?,
+                fee: col(r, 6)?,
+            })
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The writer
+
+/// The writer's own connection, its prepared statements, and a cache of ledger account ids (they
+/// never change once created).
+pub struct PgWriterConn {
+    config: tokio_postgres::Config,
+    client: Client,
+    statements: HashMap<&'static str, Statement>,
+    ledger_ids: HashMap<LedgerKey, i64>,
+    /// A transaction was dropped while open: roll it back before the next `BEGIN`.
+    dirty: bool,
+}
+
+impl PgWriterConn {
+    async fn statement(&mut self, sql: &'static str) -> Result<Statement, tokio_postgres::Error> {
+        if let Some(stmt) = self.statements.get(sql) {
+            return Ok(stmt.clone());
+        }
+        let stmt = self.client.prepare(sql).await?;
+        self.statements.insert(sql, stmt.clone());
+        Ok(stmt)
+    }
+}
+
+#[async_trait]
+impl WriterConn for PgWriterConn {
+    async fn begin<'a>(&'a mut self) -> StoreResult<Box<dyn WriteTx + 'a>> {
+        if self.client.is_closed() {
+            // The server restarted or the network dropped: whatever was open died with it.
+            tracing::warn!("PostgreSQL writer connection was closed; reconnecting");
+            self.client = connect(&self.config).await?;
+            self.statements.clear();
+            self.dirty = false;
+        }
+        if self.dirty {
+            self.client.batch_execute("ROLLBACK").await?;
+            self.dirty = false;
+        }
+        self.client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED").await?;
+        Ok(Box::new(PgTx { w: self, created: Vec::new(), marks: Vec::new(), open: true, aborted: false }))
+    }
+}
+
+/// One write transaction on the writer's connection.
+pub struct PgTx<'a> {
+    w: &'a mut PgWriterConn,
+    /// Ledger accounts inserted by this transaction: cached only once it commits.
+    created: Vec<(LedgerKey, i64)>,
+    marks: Vec<usize>,
+    open: bool,
+    /// A statement failed: PostgreSQL refuses everything but a rollback (to a savepoint) now, and
+    /// a `COMMIT` would silently roll back, so `commit` refuses instead.
+    aborted: bool,
+}
+
+impl Drop for PgTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Drop cannot wait for a ROLLBACK: the next `begin` sends it.
+            self.w.dirty = true;
+        }
+    }
+}
+
+impl PgTx<'_> {
+    fn failed(&mut self, e: tokio_postgres::Error) -> StoreError {
+        if e.as_db_error().is_some() || e.is_closed() {
+            self.aborted = true;
+        }
+        e.into()
+    }
+
+    async fn batch(&mut self, sql: &str) -> StoreResult<()> {
+        let result = self.w.client.batch_execute(sql).await;
+        result.map_err(|e| self.failed(e))
+    }
+
+    async fn exec(&mut self, sql: &'static str, params: &Params<'_>) -> StoreResult<u64> {
+        let result = match self.w.statement(sql).await {
+            Ok(stmt) => self.w.client.execute(&stmt, params).await,
+            Err(e) => Err(e),
+        };
+        result.map_err(|e| self.failed(e))
+    }
+
+    async fn opt(&mut self, sql: &'static str, params: &Params<'_>) -> StoreResult<Option<Row>> {
+        let result = match self.w.statement(sql).await {
+            Ok(stmt) => self.w.client.query_opt(&stmt, params).await,
+            Err(e) => Err(e),
+        };
+        result.map_err(|e| self.failed(e))
+    }
+
+    async fn one(&mut self, sql: &'static str, params: &Params<'_>) -> StoreResult<Row> {
+        let result = match self.w.statement(sql).await {
+            Ok(stmt) => self.w.client.query_one(&stmt, params).await,
+            Err(e) => Err(e),
+        };
+        result.map_err(|e| self.failed(e))
+    }
+
+    async fn all(&mut self, sql: &'static str, params: &Params<'_>) -> StoreResult<Vec<Row>> {
+        let result = match self.w.statement(sql).await {
+            Ok(stmt) => self.w.client.query(&stmt, params).await,
+            Err(e) => Err(e),
+        };
+        result.map_err(|e| self.failed(e))
+    }
+
+    async fn ledger_id(&mut self, key: &LedgerKey, at: OffsetDateTime) -> StoreResult<i64> {
+        if let Some(id) = self.w.ledger_ids.get(key) {
+            return Ok(*id);
+        }
+        if let Some((_, id)) = self.created.iter().find(|(k, _)| k == key) {
+            return Ok(*id);
+        }
+        let (owner, currency, kind) = (key.owner.as_key_text(), key.currency.code(), key.kind.as_key_text());
+        // A row this transaction inserted is in `created`: any other one found is committed.
+        if let Some(row) = self.opt(SQL_LEDGER_ID, &[&owner, &currency, &kind]).await? {
+            let id: i64 = col(&row, 0)?;
+            self.w.ledger_ids.insert(key.clone(), id);
+            return Ok(id);
+        }
+        if let Some(row) = self.opt(SQL_LEDGER_CREATE, &[&owner, &currency, &kind, &at]).await? {
+            let id: i64 = col(&row, 0)?;
+            self.created.push((key.clone(), id));
+            return Ok(id);
+        }
+        // Another node created it between the two statements (the insert waited for its commit).
+        let id: i64 = col(&self.one(SQL_LEDGER_ID, &[&owner, &currency, &kind]).await?, 0)?;
+        self.w.ledger_ids.insert(key.clone(), id);
+        Ok(id)
+    }
+
+    /// The chain head of `account`, locked for the rest of the transaction.
+    async fn chain_head(&mut self, account: Uuid) -> StoreResult<(i64, String)> {
+        let row = match self.opt(SQL_CHAIN_HEAD, &[&account]).await? {
+            Some(row) => row,
+            None => {
+                // Not locked by `lock_chains` beforehand: create the head so that it can be locked.
+                self.exec(SQL_CHAIN_CREATE, &[&account, &ledger::GENESIS_HASH]).await?;
+                self.one(SQL_CHAIN_HEAD, &[&account]).await?
+            }
+        };
+        Ok((col(&row, 0)?, col(&row, 1)?))
+    }
+}
+
+#[async_trait]
+impl WriteTx for PgTx<'_> {
+    async fn savepoint(&mut self) -> StoreResult<()> {
+        self.batch("SAVEPOINT cmd").await?;
+        self.marks.push(self.created.len());
+        Ok(())
+    }
+
+    async fn release_savepoint(&mut self) -> StoreResult<()> {
+        self.marks.pop();
+        self.batch("RELEASE SAVEPOINT cmd").await
+    }
+
+    async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
+        if let Some(mark) = self.marks.pop() {
+            self.created.truncate(mark);
+        }
+        self.batch("ROLLBACK TO SAVEPOINT cmd; RELEASE SAVEPOINT cmd").await?;
+        // Back to the state the savepoint saw, which was healthy (a savepoint cannot be set in
+        // an aborted transaction).
+        self.aborted = false;
+        Ok(())
+    }
+
+    async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        if self.aborted {
+            self.batch("ROLLBACK").await?;
+            self.open = false;
+            return Err(StoreError::Database(
+                "the transaction was aborted by a failed statement and was rolled back, not committed".into(),
+            ));
+        }
+        self.batch("COMMIT").await?;
+        self.open = false;
+        let created = std::mem::take(&mut self.created);
+        self.w.ledger_ids.extend(created);
+        Ok(())
+    }
+
+    async fn rollback(mut self: Box<Self>) -> StoreResult<()> {
+        self.batch("ROLLBACK").await?;
+        self.open = false;
+        Ok(())
+    }
+
+    async fn lock_chains(&mut self, accounts: &[AccountId]) -> StoreResult<()> {
+        let mut ids: Vec<Uuid> = accounts.iter().map(|a| a.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // Create missing heads (only for accounts that exist), then lock every head in id order:
+        // every node locks in the same order, so two batches never deadlock.
+        self.exec(SQL_LOCK_CHAINS_CREATE, &[&ids, &ledger::GENESIS_HASH]).await?;
+        self.all(SQL_LOCK_CHAINS, &[&ids]).await?;
+        Ok(())
+    }
+
+    async fn idempotency_get(&mut self, account: AccountId, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
+        self.opt(SQL_IDEMPOTENCY, &[&account.0, &key]).await?.as_ref().map(idempotency_from_row).transpose()
+    }
+
+    async fn idempotency_put(&mut self, rec: &IdempotencyRecord) -> StoreResult<()> {
+        let status = i32::from(rec.status_code);
+        self.exec(
+            SQL_IDEMPOTENCY_PUT,
+            &[&rec.account_id.0, &rec.key, &rec.request_hash, &status, &rec.response_body, &db_time(rec.created_at)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn post_entry(&mut self, draft: &EntryDraft, entry_id: Uuid, at: OffsetDateTime) -> Result<(), PostError> {
+        draft.validate()?;
+        let at_ms = ms(at);
+        let at_time = from_ms(at_ms)?;
+        for (key, delta) in draft.net_changes() {
+            let id = self.ledger_id(&key, at_time).await?;
+            // Platform accounts are never updated: their balance is the sum of their lines.
+            if key.must_stay_non_negative() && delta != 0 {
+                let changed = self.exec(SQL_BALANCE_UPDATE, &[&delta, &at_time, &id]).await?;
+                if changed == 0 {
+                    return Err(PostError::Insufficient { key: key.to_string() });
+                }
+            }
+        }
+        let owner_uuid = draft.chain_owner.0;
+        let (seq, prev) = self.chain_head(owner_uuid).await?;
+        let owner = draft.chain_owner.to_string();
+        let lines: Vec<StoredLine> =
+            draft.lines().into_iter().map(|l| StoredLine { key: l.key, amount: l.amount }).collect();
+        let id_text = entry_id.to_string();
+        let reference_id = draft.reference.id.to_string();
+        let fields = ledger::ChainFields {
+            entry_id: &id_text,
+            owner: &owner,
+            seq: seq + 1,
+            kind: draft.kind.as_str(),
+            reference_type: draft.reference.kind,
+            reference_id: &reference_id,
+            created_at_ms: at_ms,
+        };
+        let hash = ledger::entry_hash(&prev, &fields, &lines);
+        let next = seq + 1;
+        let (kind, reference_type) = (draft.kind.as_str(), draft.reference.kind);
+        self.exec(
+            SQL_ENTRY_INSERT,
+            &[&entry_id, &owner_uuid, &next, &kind, &reference_type, &reference_id, &at_ms, &prev, &hash],
+        )
+        .await?;
+        let mut line_nos: Vec<i32> = Vec::with_capacity(lines.len());
+        let mut ledger_ids: Vec<i64> = Vec::with_capacity(lines.len());
+        let mut amounts: Vec<i64> = Vec::with_capacity(lines.len());
+        for (no, line) in lines.iter().enumerate() {
+            line_nos.push(i32::try_from(no).map_err(|_| StoreError::Database("too many lines in one entry".into()))?);
+            ledger_ids.push(self.ledger_id(&line.key, at_time).await?);
+            amounts.push(line.amount);
+        }
+        self.exec(SQL_LINES_INSERT, &[&entry_id, &line_nos, &ledger_ids, &amounts]).await?;
+        self.exec(SQL_CHAIN_ADVANCE, &[&owner_uuid, &next, &hash]).await?;
+        Ok(())
+    }
+
+    async fn ledger_balance(&mut self, key: &LedgerKey) -> StoreResult<i64> {
+        let (owner, currency, kind) = (key.owner.as_key_text(), key.currency.code(), key.kind.as_key_text());
+        match self.opt(SQL_LEDGER_BALANCE, &[&owner, &currency, &kind]).await? {
+            Some(row) => col(&row, 0),
+            None => Ok(0),
+        }
+    }
+
+    async fn insert_account(&mut self, row: &AccountRow) -> StoreResult<()> {
+        let parent = row.parent_id.map(|p| p.0);
+        let bank = row.bank_account.as_ref().map(|b| bank_to_json(b).to_string());
+        self.exec(
+            SQL_ACCOUNT_INSERT,
+            &[&row.id.0, &row.name, &parent, &row.kind, &row.status, &bank, &db_time(row.created_at)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn set_bank_account(&mut self, account: AccountId, bank: Option<&BankAccount>) -> StoreResult<bool> {
+        let bank = bank.map(|b| bank_to_json(b).to_string());
+        Ok(self.exec(SQL_SET_BANK, &[&account.0, &bank]).await? == 1)
+    }
+
+    async fn account(&mut self, id: AccountId) -> StoreResult<Option<AccountRow>> {
+        self.opt(SQL_ACCOUNT, &[&id.0]).await?.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn insert_credential(&mut self, row: &CredentialRow) -> StoreResult<()> {
+        self.exec(
+            SQL_CREDENTIAL_INSERT,
+            &[&row.id, &row.account_id.0, &row.client_id, &row.secret_hash, &row.role, &db_time(row.created_at)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_token(&mut self, row: &TokenRow) -> StoreResult<()> {
+        let created = db_time(row.created_at);
+        // Expired tokens are pruned as new ones are issued.
+        let cutoff = created.checked_sub(time::Duration::HOUR).unwrap_or(created);
+        self.exec(SQL_TOKENS_PRUNE, &[&cutoff]).await?;
+        self.exec(
+            SQL_TOKEN_INSERT,
+            &[&row.token_hash, &row.credential_id, &row.account_id.0, &db_time(row.expires_at), &created],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_deposit(&mut self, d: &DepositRow) -> StoreResult<()> {
+        let (created, completed) = (db_time(d.created_at), d.completed_at.map(db_time));
+        self.exec(
+            SQL_DEPOSIT_INSERT,
+            &[
+                &d.id,
+                &d.account_id.0,
+                &d.short_reference_id,
+                &d.currency,
+                &d.amount,
+                &d.fee,
+                &d.status,
+                &d.receiver_account_number,
+                &d.deposit_reference,
+                &d.sender_name,
+                &d.sender_country,
+                &d.sender_account_number,
+                &d.sender_swift_code,
+                &d.source,
+                &created,
+                &completed,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn deposit(&mut self, id: Uuid) -> StoreResult<Option<DepositRow>> {
+        self.opt(SQL_DEPOSIT, &[&id, &None::<Uuid>]).await?.as_ref().map(deposit_from_row).transpose()
+    }
+
+    async fn set_deposit_status(
+        &mut self,
+        id: Uuid,
+        status: &str,
+        completed_at: Option<OffsetDateTime>,
+    ) -> StoreResult<()> {
+        self.exec(SQL_DEPOSIT_STATUS, &[&id, &status, &completed_at.map(db_time)]).await?;
+        Ok(())
+    }
+
+    async fn insert_withdrawal(&mut self, w: &WithdrawalRow) -> StoreResult<()> {
+        let (created, updated, completed) = (db_time(w.created_at), db_time(w.updated_at), w.completed_at.map(db_time));
+        self.exec(
+            SQL_WITHDRAWAL_INSERT,
+            &[
+                &w.id,
+                &w.account_id.0,
+                &w.short_reference_id,
+                &w.currency,
+                &w.amount,
+                &w.fee,
+                &w.status,
+                &w.reference,
+                &w.bank_account_holder,
+                &w.bank_account_last4,
+                &w.bank_country_code,
+                &w.failure_reason,
+                &created,
+                &updated,
+                &completed,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn withdrawal(&mut self, id: Uuid) -> StoreResult<Option<WithdrawalRow>> {
+        self.opt(SQL_WITHDRAWAL, &[&id, &None::<Uuid>]).await?.as_ref().map(withdrawal_from_row).transpose()
+    }
+
+    async fn set_withdrawal_status(
+        &mut self,
+        id: Uuid,
+        status: &str,
+        at: OffsetDateTime,
+        failure_reason: Option<&str>,
+    ) -> StoreResult<()> {
+        let at = db_time(at);
+        let completed = (status == "COMPLETED").then_some(at);
+        self.exec(SQL_WITHDRAWAL_STATUS, &[&id, &status, &at, &completed, &failure_reason]).await?;
+        Ok(())
+    }
+
+    async fn insert_event(&mut self, e: &NewEvent) -> StoreResult<i64> {
+        let data = e.data.to_string();
+        let row = self
+            .one(
+                SQL_EVENT_INSERT,
+                &[&e.id, &e.account_id.0, &e.event_name, &e.event_type, &e.source_id, &data, &db_time(e.created_at)],
+            )
+            .await?;
+        col(&row, 0)
     }
 }

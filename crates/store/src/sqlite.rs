@@ -90,6 +90,9 @@ fn connect(path: &PathBuf) -> StoreResult<Connection> {
     // FULL: every commit is fsynced; group commit in the writer amortises it.
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Savepoint sub-journals in memory: one savepoint per command would otherwise cost a pwrite
+    // to a temporary file for every page it touches.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)
 }
@@ -174,7 +177,7 @@ impl SqliteStore {
 
 const ACCOUNT_COLS: &str = "id, name, parent_id, kind, status, bank_account, created_at";
 
-fn account_row(r: &Row<'_>) -> rusqlite::Result<(String, String, Option<String>, String, String, Option<String>, i64)> {
+fn account_row(r: &Row<'_>) -> rusqlite::Result<RawAccount> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
 }
 
@@ -213,7 +216,8 @@ pub(crate) fn bank_from_value(v: &serde_json::Value) -> StoreResult<BankAccount>
     Ok(BankAccount {
         account_holder: s("account_holder").ok_or_else(|| StoreError::corrupt("bank_account.account_holder"))?,
         account_number: s("account_number").ok_or_else(|| StoreError::corrupt("bank_account.account_number"))?,
-        bank_country_code: s("bank_country_code").ok_or_else(|| StoreError::corrupt("bank_account.bank_country_code"))?,
+        bank_country_code: s("bank_country_code")
+            .ok_or_else(|| StoreError::corrupt("bank_account.bank_country_code"))?,
         swift_code: s("swift_code"),
         bank_name: s("bank_name"),
     })
@@ -434,7 +438,12 @@ impl Store for SqliteStore {
         self.read(move |c| get_deposit(c, Some(account), id)).await
     }
 
-    async fn deposits(&self, account: AccountId, filter: &DepositFilter, page: PageRequest) -> StoreResult<Page<DepositRow>> {
+    async fn deposits(
+        &self,
+        account: AccountId,
+        filter: &DepositFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<DepositRow>> {
         let f = filter.clone();
         self.read(move |c| {
             let where_ = "account_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR currency = ?3) AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR created_at <= ?5)";
@@ -466,7 +475,12 @@ impl Store for SqliteStore {
         self.read(move |c| get_withdrawal(c, Some(account), id)).await
     }
 
-    async fn withdrawals(&self, account: AccountId, filter: &WithdrawalFilter, page: PageRequest) -> StoreResult<Page<WithdrawalRow>> {
+    async fn withdrawals(
+        &self,
+        account: AccountId,
+        filter: &WithdrawalFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<WithdrawalRow>> {
         let f = filter.clone();
         self.read(move |c| {
             let where_ = "account_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR currency = ?3)";
@@ -512,7 +526,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn transactions(&self, account: AccountId, filter: &TransactionFilter, page: PageRequest) -> StoreResult<Page<TransactionRow>> {
+    async fn transactions(
+        &self,
+        account: AccountId,
+        filter: &TransactionFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<TransactionRow>> {
         let f = filter.clone();
         self.read(move |c| {
             let from = "FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id JOIN ledger_accounts a ON a.id = l.ledger_account_id \
@@ -604,9 +623,13 @@ impl Store for SqliteStore {
 
     async fn audit_balances(&self) -> StoreResult<Vec<(LedgerKey, i64)>> {
         self.read(|c| {
-            let mut stmt = c.prepare("SELECT owner_id, currency, kind, balance FROM ledger_accounts WHERE owner_id <> 'platform'")?;
+            let mut stmt = c.prepare(
+                "SELECT owner_id, currency, kind, balance FROM ledger_accounts WHERE owner_id <> 'platform'",
+            )?;
             let raws = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?)))?
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             raws.into_iter().map(|(o, c, k, b)| Ok((ledger_key(&o, &c, &k)?, b))).collect()
         })
@@ -666,7 +689,15 @@ impl Store for SqliteStore {
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             raws.into_iter()
                 .map(|(a, reference_type, reference_id, status, currency, amount, fee)| {
-                    Ok(HoldableObject { account_id: account_id(&a)?, reference_type, reference_id, status, currency, amount, fee })
+                    Ok(HoldableObject {
+                        account_id: account_id(&a)?,
+                        reference_type,
+                        reference_id,
+                        status,
+                        currency,
+                        amount,
+                        fee,
+                    })
                 })
                 .collect()
         })
@@ -826,7 +857,8 @@ impl WriteTx for SqliteTx<'_> {
             .optional()
             .map_err(StoreError::from)?
             .unwrap_or((0, ledger::GENESIS_HASH.to_owned()));
-        let lines: Vec<StoredLine> = draft.lines().into_iter().map(|l| StoredLine { key: l.key, amount: l.amount }).collect();
+        let lines: Vec<StoredLine> =
+            draft.lines().into_iter().map(|l| StoredLine { key: l.key, amount: l.amount }).collect();
         let id_text = entry_id.to_string();
         let reference_id = draft.reference.id.to_string();
         let fields = ledger::ChainFields {
@@ -850,7 +882,9 @@ impl WriteTx for SqliteTx<'_> {
             let ledger_id = self.ledger_id(&line.key, at_ms)?;
             self.w
                 .conn
-                .prepare_cached("INSERT INTO journal_lines (entry_id, line_no, ledger_account_id, amount) VALUES (?1, ?2, ?3, ?4)")
+                .prepare_cached(
+                    "INSERT INTO journal_lines (entry_id, line_no, ledger_account_id, amount) VALUES (?1, ?2, ?3, ?4)",
+                )
                 .map_err(StoreError::from)?
                 .execute(params![id_text, no as i64, ledger_id, line.amount])
                 .map_err(StoreError::from)?;
@@ -920,7 +954,8 @@ impl WriteTx for SqliteTx<'_> {
     async fn insert_token(&mut self, row: &TokenRow) -> StoreResult<()> {
         let conn = &self.w.conn;
         // Expired tokens are pruned as new ones are issued.
-        conn.prepare_cached("DELETE FROM auth_tokens WHERE expires_at < ?1")?.execute([ms(row.created_at) - 3_600_000])?;
+        conn.prepare_cached("DELETE FROM auth_tokens WHERE expires_at < ?1")?
+            .execute([ms(row.created_at) - 3_600_000])?;
         conn.prepare_cached(
             "INSERT INTO auth_tokens (token_hash, credential_id, account_id, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
@@ -959,7 +994,12 @@ impl WriteTx for SqliteTx<'_> {
         get_deposit(&self.w.conn, None, id)
     }
 
-    async fn set_deposit_status(&mut self, id: Uuid, status: &str, completed_at: Option<OffsetDateTime>) -> StoreResult<()> {
+    async fn set_deposit_status(
+        &mut self,
+        id: Uuid,
+        status: &str,
+        completed_at: Option<OffsetDateTime>,
+    ) -> StoreResult<()> {
         self.w
             .conn
             .prepare_cached("UPDATE deposits SET status = ?2, completed_at = ?3 WHERE id = ?1")?
@@ -997,7 +1037,13 @@ impl WriteTx for SqliteTx<'_> {
         get_withdrawal(&self.w.conn, None, id)
     }
 
-    async fn set_withdrawal_status(&mut self, id: Uuid, status: &str, at: OffsetDateTime, failure_reason: Option<&str>) -> StoreResult<()> {
+    async fn set_withdrawal_status(
+        &mut self,
+        id: Uuid,
+        status: &str,
+        at: OffsetDateTime,
+        failure_reason: Option<&str>,
+    ) -> StoreResult<()> {
         let completed = (status == "COMPLETED").then_some(ms(at));
         self.w
             .conn

@@ -16,5 +16,5 @@ pub fn router() -> Router<AppState> {
 async fn list(State(state): State<AppState>, caller: Caller, query: ListQuery) -> Result<Json<List<Value>>, ApiError> {
     // A master-level call: x-on-behalf-of does not change whose connected accounts these are.
     let page = state.engine.store().connected_accounts(caller.principal, query.page).await?;
-    Ok(Json(List::from_page(page, query.page, wire::account)))
+    Ok(Json(List::from_page(page, query.page, |a| wire::account(&a))))
 }

@@ -130,5 +130,5 @@ async fn transactions(
     };
     let page = state.engine.store().transactions(caller.account, &filter, query.page).await?;
     let account = caller.account;
-    Ok(Json(List::from_page(page, query.page, |t| transaction_json(account, t))))
+    Ok(Json(List::from_page(page, query.page, |t| transaction_json(account, &t))))
 }

@@ -22,7 +22,7 @@ async fn list(State(state): State<AppState>, caller: Caller, query: ListQuery) -
         end_time: query.time("end_time")?,
     };
     let page = state.engine.store().deposits(caller.account, &filter, query.page).await?;
-    Ok(Json(List::from_page(page, query.page, wire::deposit)))
+    Ok(Json(List::from_page(page, query.page, |d| wire::deposit(&d))))
 }
 
 async fn retrieve(

@@ -65,7 +65,7 @@ async fn list(State(state): State<AppState>, caller: Caller, query: ListQuery) -
         currency: query.currency("currency")?,
     };
     let page = state.engine.store().withdrawals(caller.account, &filter, query.page).await?;
-    Ok(Json(List::from_page(page, query.page, wire::withdrawal)))
+    Ok(Json(List::from_page(page, query.page, |w| wire::withdrawal(&w))))
 }
 
 async fn retrieve(

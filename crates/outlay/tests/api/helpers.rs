@@ -73,26 +73,41 @@ pub struct Response {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, true).await
+    }
+
+    /// `sandbox: false` is production mode: no simulation endpoints, no first-start account.
+    pub async fn spawn_with(backend: Backend, sandbox: bool) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let database_url = fresh_database(backend, &dir).await;
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
         let settings = ServeSettings {
             database_url: database_url.clone(),
             listen: "127.0.0.1:0".parse().expect("addr"),
-            sandbox: true,
+            sandbox,
             // Tests settle explicitly through the simulation endpoints.
             settle_after: Duration::from_secs(24 * 3600),
             engine: EngineConfig::default(),
         };
         let server = start_with_clock(settings, clock.clone()).await.expect("server starts");
-        let first = server.first_start.clone().expect("sandbox creates a platform account on first start");
+        let first = match (&server.first_start, sandbox) {
+            (Some(c), true) => Credentials {
+                account_id: c.account_id.clone(),
+                client_id: c.client_id.clone(),
+                api_key: c.api_key.clone(),
+            },
+            (None, false) => {
+                Credentials { account_id: String::new(), client_id: String::new(), api_key: String::new() }
+            }
+            (first, _) => panic!("sandbox={sandbox} but first-start account {first:?}"),
+        };
         Self {
             base: format!("http://{}", server.addr),
             database_url,
             clock,
             http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
             server: Some(server),
-            platform: Credentials { account_id: first.account_id, client_id: first.client_id, api_key: first.api_key },
+            platform: first,
             _dir: dir,
         }
     }
@@ -249,4 +264,58 @@ pub fn assert_envelope(r: &Response, status: StatusCode, kind: &str, code: &str)
     assert_eq!(r.body["type"], kind, "{}", r.text);
     assert_eq!(r.body["code"], code, "{}", r.text);
     assert!(r.body["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", r.text);
+}
+
+/// `outlay serve` as a separate process, for tests that kill it.
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    pub base: String,
+    /// Whether it created (and printed) a first-start account.
+    pub created_account: bool,
+}
+
+impl ServeProcess {
+    pub fn start(database_url: &str) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_outlay"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                database_url,
+                "--sandbox-settle-after-ms",
+                "86400000",
+            ])
+            .env("OUTLAY_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn outlay serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let (base, created_account) = loop {
+            let line = lines.next().expect("outlay serve printed its address").expect("line");
+            if let Some(rest) = line.split("Outlay is running at ").nth(1) {
+                break (
+                    rest.split_whitespace().next().expect("address").to_owned(),
+                    line.contains("account was created"),
+                );
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, base, created_account }
+    }
+
+    pub fn kill_9(mut self) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
+    }
+
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
+        self.child.wait().expect("wait")
+    }
 }

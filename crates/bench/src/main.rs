@@ -1,0 +1,339 @@
+//! `cargo run --release -p outlay-bench -- <scenario> [options]`
+//!
+//! Every scenario creates its own database (a temporary SQLite file, or a fresh PostgreSQL
+//! database next to `--postgres`), prints throughput, latency percentiles, error counts and
+//! peak memory, and ends with the same ledger verification as `outlay ledger verify`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use outlay::config::ServeSettings;
+use outlay::server::{Server, create_account, start};
+use outlay_core::{AccountId, Amount, Currency};
+use outlay_engine::verify::verify_ledger;
+use outlay_engine::{Command, DepositOutcome, Engine, EngineConfig, NewDeposit, SystemClock};
+use outlay_store::BankAccount;
+use serde_json::json;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+    #[arg(long, value_enum, default_value = "sqlite", global = true)]
+    backend: BackendArg,
+    /// Server for the PostgreSQL runs; a fresh database is created on it.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres", global = true)]
+    postgres: String,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum BackendArg {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Holds (withdrawals) submitted straight to the engine: the writer's own ceiling, and
+    /// commits per second against requests per second.
+    Writer {
+        #[arg(long, default_value_t = 50_000)]
+        requests: u64,
+        #[arg(long, default_value_t = 256)]
+        concurrency: usize,
+        /// Spread the load over this many client accounts (1 = one hot account).
+        #[arg(long, default_value_t = 1)]
+        accounts: usize,
+    },
+    /// The same over HTTP, with idempotency keys, next to `GET /healthz` on the same server.
+    Http {
+        #[arg(long, default_value_t = 20_000)]
+        requests: u64,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 1)]
+        accounts: usize,
+    },
+}
+
+struct Latencies(Vec<Duration>);
+
+impl Latencies {
+    fn report(mut self, label: &str, elapsed: Duration, errors: u64) {
+        self.0.sort_unstable();
+        let n = self.0.len();
+        let pct = |p: f64| self.0.get(((n as f64 * p) as usize).min(n.saturating_sub(1))).copied().unwrap_or_default();
+        println!(
+            "{label}: {n} ok, {errors} errors in {:.2}s = {:.0}/s; latency p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms, max {:.2} ms",
+            elapsed.as_secs_f64(),
+            n as f64 / elapsed.as_secs_f64(),
+            pct(0.50).as_secs_f64() * 1e3,
+            pct(0.99).as_secs_f64() * 1e3,
+            pct(0.999).as_secs_f64() * 1e3,
+            self.0.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        );
+    }
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+async fn database(cli: &Cli, dir: &tempfile::TempDir) -> anyhow::Result<String> {
+    Ok(match cli.backend {
+        BackendArg::Sqlite => format!("sqlite://{}", dir.path().join("bench.db").display()),
+        BackendArg::Postgres => {
+            let (client, conn) =
+                tokio_postgres::connect(&cli.postgres, tokio_postgres::NoTls).await.context("connect")?;
+            tokio::spawn(conn);
+            let name = format!("outlay_bench_{}", uuid::Uuid::new_v4().simple());
+            client.batch_execute(&format!("CREATE DATABASE {name}")).await?;
+            let (prefix, _) = cli.postgres.rsplit_once('/').context("postgres URL needs a database path")?;
+            format!("{prefix}/{name}")
+        }
+    })
+}
+
+/// Accounts with a designated bank account and plenty of cleared USD.
+async fn seed(engine: &Engine, n: usize) -> anyhow::Result<Vec<(AccountId, outlay::server::NewCredentials)>> {
+    let usd = Currency::parse("USD")?;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let creds = create_account(engine, &format!("bench {i}"), None).await?;
+        let account: AccountId = creds.account_id.parse()?;
+        engine
+            .execute(Command::SetBankAccount {
+                account,
+                bank: Some(BankAccount {
+                    account_holder: "Bench".into(),
+                    account_number: "000111222".into(),
+                    bank_country_code: "SG".into(),
+                    swift_code: None,
+                    bank_name: None,
+                }),
+            })
+            .await?;
+        engine
+            .execute(Command::CreateDeposit(NewDeposit {
+                account,
+                currency: usd,
+                amount: Amount::from_minor(100_000_000_000)?,
+                receiver_account_number: None,
+                deposit_reference: None,
+                sender_name: None,
+                sender_country: None,
+                sender_account_number: None,
+                sender_swift_code: None,
+                source: "operator",
+                outcome: DepositOutcome::Cleared,
+            }))
+            .await?;
+        out.push((account, creds));
+    }
+    Ok(out)
+}
+
+async fn verify(engine: &Engine) -> anyhow::Result<()> {
+    let report = verify_ledger(engine.store().as_ref()).await?;
+    println!(
+        "ledger verify: {} ({} entries, {} violations)",
+        if report.ok() { "OK" } else { "FAILED" },
+        report.entries,
+        report.violations.len()
+    );
+    if !report.ok() {
+        bail!("ledger verification failed: {:?}", &report.violations[..report.violations.len().min(5)]);
+    }
+    Ok(())
+}
+
+fn writer_line(engine: &Engine, elapsed: Duration, before: (u64, u64)) {
+    let s = engine.writer_stats();
+    let batches = s.batches.load(Ordering::Relaxed) - before.0;
+    let commands = s.commands.load(Ordering::Relaxed) - before.1;
+    println!(
+        "writer: {commands} commands in {batches} commits = {:.0} commits/s, {:.1} commands per commit (largest {}), {} batch retries",
+        batches as f64 / elapsed.as_secs_f64(),
+        commands as f64 / batches.max(1) as f64,
+        s.largest_batch.load(Ordering::Relaxed),
+        s.retried_batches.load(Ordering::Relaxed),
+    );
+}
+
+fn counters(engine: &Engine) -> (u64, u64) {
+    let s = engine.writer_stats();
+    (s.batches.load(Ordering::Relaxed), s.commands.load(Ordering::Relaxed))
+}
+
+async fn run_writer(cli: &Cli, requests: u64, concurrency: usize, accounts: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = database(cli, &dir).await?;
+    let store = outlay_store::open(&url).await?;
+    let engine = Engine::start(store, Arc::new(SystemClock), EngineConfig::default()).await?;
+    let accounts = seed(&engine, accounts.max(1)).await?;
+    let usd = Currency::parse("USD")?;
+    let one_cent = Amount::from_minor(1)?;
+    let next = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let before = counters(&engine);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (engine, next, errors, accounts) = (engine.clone(), next.clone(), errors.clone(), accounts.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= requests {
+                    break;
+                }
+                let account = accounts[(i as usize) % accounts.len()].0;
+                let t = Instant::now();
+                let cmd = Command::CreateWithdrawal { account, currency: usd, amount: one_cent, reference: None };
+                match engine.execute(cmd).await {
+                    Ok(_) => latencies.push(t.elapsed()),
+                    Err(_) => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await?);
+    }
+    let elapsed = started.elapsed();
+    println!("scenario writer, backend {}, {} accounts, concurrency {concurrency}", backend_name(cli), accounts.len());
+    Latencies(all).report("holds", elapsed, errors.load(Ordering::Relaxed));
+    writer_line(&engine, elapsed, before);
+    println!("peak RSS {:.0} MiB", peak_rss_mib());
+    verify(&engine).await?;
+    engine.shutdown().await;
+    Ok(())
+}
+
+fn backend_name(cli: &Cli) -> &'static str {
+    match cli.backend {
+        BackendArg::Sqlite => "sqlite",
+        BackendArg::Postgres => "postgres",
+    }
+}
+
+async fn closed_loop<F, Fut>(requests: u64, concurrency: usize, f: F) -> (Vec<Duration>, u64, Duration)
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send,
+{
+    let f = Arc::new(f);
+    let next = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (f, next, errors) = (f.clone(), next.clone(), errors.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= requests {
+                    break;
+                }
+                let t = Instant::now();
+                if f(i).await {
+                    latencies.push(t.elapsed());
+                } else {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap_or_default());
+    }
+    (all, errors.load(Ordering::Relaxed), started.elapsed())
+}
+
+async fn run_http(cli: &Cli, requests: u64, concurrency: usize, accounts: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = database(cli, &dir).await?;
+    let server: Server = start(ServeSettings {
+        database_url: url,
+        listen: "127.0.0.1:0".parse()?,
+        sandbox: true,
+        settle_after: Duration::from_secs(24 * 3600),
+        engine: EngineConfig::default(),
+    })
+    .await?;
+    let base = format!("http://{}", server.addr);
+    let accounts = seed(&server.engine, accounts.max(1)).await?;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let mut tokens = Vec::new();
+    for (_, c) in &accounts {
+        let r: serde_json::Value = http
+            .post(format!("{base}/api/v1/connect/token"))
+            .header("x-client-id", &c.client_id)
+            .header("x-api-key", &c.api_key)
+            .send()
+            .await?
+            .json()
+            .await?;
+        tokens.push(r["auth_token"].as_str().context("token")?.to_owned());
+    }
+    let tokens = Arc::new(tokens);
+    println!("scenario http, backend {}, {} accounts, concurrency {concurrency}", backend_name(cli), accounts.len());
+
+    let (h, b) = (http.clone(), base.clone());
+    let (lat, err, elapsed) = closed_loop(requests, concurrency, move |_| {
+        let (h, b) = (h.clone(), b.clone());
+        async move { h.get(format!("{b}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) }
+    })
+    .await;
+    Latencies(lat).report("GET /healthz (HTTP ceiling)", elapsed, err);
+
+    let before = counters(&server.engine);
+    let (h, b, t) = (http.clone(), base.clone(), tokens.clone());
+    let (lat, err, elapsed) = closed_loop(requests, concurrency, move |i| {
+        let (h, b, t) = (h.clone(), b.clone(), t.clone());
+        async move {
+            let token = &t[(i as usize) % t.len()];
+            h.post(format!("{b}/api/v1/withdrawals"))
+                .header("x-auth-token", format!("Bearer {token}"))
+                .header("x-idempotency-key", uuid::Uuid::new_v4().to_string())
+                .json(&json!({"currency": "USD", "amount": "0.01"}))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        }
+    })
+    .await;
+    let ok = lat.len();
+    Latencies(lat).report("POST /api/v1/withdrawals (held, durable)", elapsed, err);
+    writer_line(&server.engine, elapsed, before);
+    println!("peak RSS {:.0} MiB (server and load generator in one process)", peak_rss_mib());
+    if ok == 0 {
+        bail!("no request succeeded");
+    }
+    verify(&server.engine).await?;
+    server.stop().await?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.scenario {
+        Scenario::Writer { requests, concurrency, accounts } => run_writer(&cli, requests, concurrency, accounts).await,
+        Scenario::Http { requests, concurrency, accounts } => run_http(&cli, requests, concurrency, accounts).await,
+    }
+}

@@ -1,0 +1,183 @@
+//! Start-up, modes, graceful shutdown, and `kill -9` in the middle of a write storm.
+
+use futures::future::join_all;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::both_backends;
+use crate::helpers::{Backend, Credentials, ServeProcess, TestApp, assert_envelope};
+
+both_backends!(first_start_account_is_usable, production_mode_has_no_simulation, kill_9_loses_no_acknowledged_write);
+
+async fn first_start_account_is_usable(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token(&app.platform).await;
+    let r = app.post("/api/v1/simulation/deposit", &token, &json!({"amount": "1.00", "currency": "USD"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["account_id"], app.platform.account_id);
+    let r = app.get("/api/openapi.json", &token).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body["paths"]["/api/v1/withdrawals"]["post"].is_object());
+    assert_eq!(app.get("/readyz", &token).await.status, StatusCode::OK);
+
+    // A restart on the same database does not create another account.
+    let out = app.cli(&["ledger", "verify", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["ok"], true);
+    let url = app.database_url.clone();
+    let process = ServeProcess::start(&url);
+    assert!(!process.created_account);
+    let status = process.terminate();
+    assert!(status.success(), "SIGTERM is a clean shutdown: {status:?}");
+    app.finish().await;
+}
+
+async fn production_mode_has_no_simulation(backend: Backend) {
+    let app = TestApp::spawn_with(backend, false).await;
+    let client = app.create_account("Prod Co", None);
+    let token = app.token(&client).await;
+    let r = app.post("/api/v1/simulation/deposit", &token, &json!({"amount": "1.00", "currency": "USD"})).await;
+    assert_envelope(&r, StatusCode::NOT_FOUND, "not_found", "resource_not_found");
+    // Money arrives only through the operator.
+    let out = app.cli(&[
+        "deposits",
+        "record",
+        "--account",
+        &client.account_id,
+        "--currency",
+        "USD",
+        "--amount",
+        "42.00",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(app.balance(&token, "USD").await["available_balance"], "42.00");
+    app.assert_ledger_verifies();
+    app.finish().await;
+}
+
+/// Withdrawals race against a `kill -9`: every acknowledged one survives the restart, a retry
+/// of its key replays it instead of paying twice, and the ledger verifies.
+async fn kill_9_loses_no_acknowledged_write(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let client = app.create_account("Crash Co", None);
+    app.set_bank_account(&client.account_id);
+    let out =
+        app.cli(&["deposits", "record", "--account", &client.account_id, "--currency", "USD", "--amount", "100000.00"]);
+    assert!(out.status.success());
+    app.stop().await;
+
+    let url = app.database_url.clone();
+    let process = ServeProcess::start(&url);
+    let http = reqwest::Client::new();
+    let token = token_at(&http, &process.base, &client).await;
+    let base = process.base.clone();
+    let storm_http = http.clone();
+    let send = move |i: usize| {
+        let (http, base, token) = (storm_http.clone(), base.clone(), token.clone());
+        async move {
+            let r = http
+                .post(format!("{base}/api/v1/withdrawals"))
+                .header("x-auth-token", format!("Bearer {token}"))
+                .header("x-idempotency-key", format!("crash-{i}"))
+                .json(&json!({"currency": "USD", "amount": "0.01"}))
+                .send()
+                .await;
+            // Only a dead server may stop a client; any refusal is a bug.
+            let r = r.ok()?;
+            assert_eq!(r.status(), StatusCode::OK, "request {i} refused");
+            Some((i, r.json::<serde_json::Value>().await.ok()?))
+        }
+    };
+    // 32 clients send back to back until the server dies under them.
+    let storms: Vec<_> = (0..32)
+        .map(|client| {
+            let send = send.clone();
+            tokio::spawn(async move {
+                let mut acked = Vec::new();
+                for n in 0..1_000 {
+                    match send(client * 1_000 + n).await {
+                        Some(ack) => acked.push(ack),
+                        None => return (acked, true),
+                    }
+                }
+                (acked, false)
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    process.kill_9();
+    let mut acknowledged: Vec<(usize, serde_json::Value)> = Vec::new();
+    let mut cut_off = 0;
+    for storm in join_all(storms).await {
+        let (acked, interrupted) = storm.expect("storm");
+        acknowledged.extend(acked);
+        cut_off += usize::from(interrupted);
+    }
+    assert!(cut_off > 0 && !acknowledged.is_empty(), "the kill must land mid-storm ({} acked)", acknowledged.len());
+    eprintln!("kill -9 after {} acknowledged withdrawals; {cut_off} clients cut off", acknowledged.len());
+
+    let process = ServeProcess::start(&url);
+    let token = token_at(&http, &process.base, &client).await;
+    for (i, first) in &acknowledged {
+        let id = first["withdrawal_id"].as_str().expect("id");
+        let r = http
+            .get(format!("{}/api/v1/withdrawals/{id}", process.base))
+            .header("x-auth-token", format!("Bearer {token}"))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(r.status(), StatusCode::OK, "acknowledged withdrawal {id} was lost");
+        // The client retries: the same answer, no second withdrawal.
+        let again = http
+            .post(format!("{}/api/v1/withdrawals", process.base))
+            .header("x-auth-token", format!("Bearer {token}"))
+            .header("x-idempotency-key", format!("crash-{i}"))
+            .json(&json!({"currency": "USD", "amount": "0.01"}))
+            .send()
+            .await
+            .expect("retry");
+        assert_eq!(again.headers().get("x-idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"));
+        let again: serde_json::Value = again.json().await.expect("json");
+        assert_eq!(&again, first);
+    }
+    let list: serde_json::Value = http
+        .get(format!("{}/api/v1/withdrawals?page_size=10", process.base))
+        .header("x-auth-token", format!("Bearer {token}"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let stored = list["total_items"].as_u64().expect("count");
+    assert!(stored >= acknowledged.len() as u64, "stored {stored} < acknowledged {}", acknowledged.len());
+    let balance: serde_json::Value = http
+        .get(format!("{}/api/v1/balances/USD", process.base))
+        .header("x-auth-token", format!("Bearer {token}"))
+        .send()
+        .await
+        .expect("balance")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(balance["pending_balance"], format!("{}.{:02}", stored / 100, stored % 100));
+    assert_eq!(balance["unified_balance"], "100000.00");
+    process.kill_9();
+    app.assert_ledger_verifies();
+    app.finish().await;
+}
+
+async fn token_at(http: &reqwest::Client, base: &str, c: &Credentials) -> String {
+    let r: serde_json::Value = http
+        .post(format!("{base}/api/v1/connect/token"))
+        .header("x-client-id", &c.client_id)
+        .header("x-api-key", &c.api_key)
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    r["auth_token"].as_str().expect("auth_token").to_owned()
+}

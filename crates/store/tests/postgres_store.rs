@@ -1,0 +1,661 @@
+//! PostgreSQL backend tests. They need a server: set `OUTLAY_TEST_DATABASE_URL` to a URL whose
+//! user may create databases; without it they use `postgres://postgres@127.0.0.1:5432/postgres`.
+//! Each test creates and drops its own database.
+//!
+//! The main test runs one scripted sequence of writes and reads against SQLite and PostgreSQL and
+//! requires both transcripts to be identical, hashes and timestamps included.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use outlay_core::ledger::{AuditReport, Auditor, EntryDraft, Kind, LedgerKey, Reference, rules};
+use outlay_core::{AccountId, Amount, Currency};
+use outlay_store::postgres::PgStore;
+use outlay_store::sqlite::SqliteStore;
+use outlay_store::{
+    AccountRow, Backend, BankAccount, CredentialRow, DepositFilter, DepositRow, IdempotencyRecord, NewEvent,
+    PageRequest, PostError, Store, StoreError, TokenRow, TransactionFilter, WithdrawalFilter, WithdrawalRow, WriteTx,
+};
+use time::OffsetDateTime;
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+
+const ENV: &str = "OUTLAY_TEST_DATABASE_URL";
+
+/// A throwaway database on the test server.
+struct TestDb {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    /// `None` (and a note on stdout) when no server is configured.
+    async fn create(test: &str) -> Option<TestDb> {
+        // Never skipped: without the variable, the local server every dev machine and CI has.
+        let _ = test;
+        let admin_url = std::env::var(ENV).unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let name = format!("outlay_store_test_{}", Uuid::new_v4().simple());
+        let admin = admin_client(&admin_url).await;
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create the test database");
+        let url = with_database(&admin_url, &name);
+        Some(TestDb { admin_url, name, url })
+    }
+
+    async fn client(&self) -> tokio_postgres::Client {
+        admin_client(&self.url).await
+    }
+
+    /// Best effort: the test has passed or failed by now.
+    async fn drop_database(self) {
+        let admin = admin_client(&self.admin_url).await;
+        if let Err(e) = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await {
+            println!("could not drop {}: {e:?}", self.name);
+        }
+    }
+}
+
+async fn admin_client(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.expect("connect to the test server");
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+/// The same URL naming another database.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let host_start = base.find("://").expect("a URL with a scheme") + 3;
+    let root = match base[host_start..].find('/') {
+        Some(i) => &base[..host_start + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{root}/{db}?{q}"),
+        None => format!("{root}/{db}"),
+    }
+}
+
+fn usd() -> Currency {
+    Currency::parse("USD").expect("USD")
+}
+
+fn eur() -> Currency {
+    Currency::parse("EUR").expect("EUR")
+}
+
+fn amount(minor: i64) -> Amount {
+    Amount::from_minor(minor).expect("amount")
+}
+
+fn id(n: u128) -> Uuid {
+    Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 + n)
+}
+
+/// A fixed instant plus `ms`, with sub-millisecond noise that both backends must drop alike.
+fn t(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(1_750_000_000_000_000_000 + i128::from(ms) * 1_000_000 + 456_789)
+        .expect("time")
+}
+
+fn page(number: u32, size: u32) -> PageRequest {
+    PageRequest { number, size }
+}
+
+fn account(n: u128, parent: Option<AccountId>, created: OffsetDateTime) -> AccountRow {
+    AccountRow {
+        id: AccountId(id(n)),
+        name: format!("account {n}"),
+        parent_id: parent,
+        kind: if parent.is_some() { "connected" } else { "platform" }.to_owned(),
+        status: "ACTIVE".to_owned(),
+        bank_account: parent.map(|_| BankAccount {
+            account_holder: "Ada Lovelace".to_owned(),
+            account_number: "GB00 1234 5678".to_owned(),
+            bank_country_code: "GB".to_owned(),
+            swift_code: Some("ABCDGB2L".to_owned()),
+            bank_name: None,
+        }),
+        created_at: created,
+    }
+}
+
+fn deposit(
+    n: u128,
+    account: AccountId,
+    currency: &str,
+    minor: i64,
+    short: &str,
+    created: OffsetDateTime,
+) -> DepositRow {
+    DepositRow {
+        id: id(n),
+        account_id: account,
+        short_reference_id: short.to_owned(),
+        currency: currency.to_owned(),
+        amount: minor,
+        fee: 0,
+        status: "PENDING".to_owned(),
+        receiver_account_number: Some("123".to_owned()),
+        deposit_reference: None,
+        sender_name: Some("Sender".to_owned()),
+        sender_country: Some("DE".to_owned()),
+        sender_account_number: None,
+        sender_swift_code: None,
+        source: "sandbox".to_owned(),
+        created_at: created,
+        completed_at: None,
+    }
+}
+
+fn withdrawal(n: u128, account: AccountId, minor: i64, fee: i64, created: OffsetDateTime) -> WithdrawalRow {
+    WithdrawalRow {
+        id: id(n),
+        account_id: account,
+        short_reference_id: format!("W-{n}"),
+        currency: "USD".to_owned(),
+        amount: minor,
+        fee,
+        status: "PENDING".to_owned(),
+        reference: Some("rent".to_owned()),
+        bank_account_holder: "Ada Lovelace".to_owned(),
+        bank_account_last4: "5678".to_owned(),
+        bank_country_code: "GB".to_owned(),
+        failure_reason: None,
+        created_at: created,
+        updated_at: created,
+        completed_at: None,
+    }
+}
+
+fn event(n: u128, account: AccountId, source: Uuid, event_type: &str, at: OffsetDateTime) -> NewEvent {
+    NewEvent {
+        id: id(n),
+        account_id: account,
+        event_name: "DEPOSIT".to_owned(),
+        event_type: event_type.to_owned(),
+        source_id: source,
+        data: serde_json::json!({ "id": source.to_string(), "type": event_type, "amount": "1.00" }),
+        created_at: at,
+    }
+}
+
+fn reference(kind: &'static str, id: Uuid) -> Reference {
+    Reference { kind, id }
+}
+
+async fn post(tx: &mut dyn WriteTx, draft: &EntryDraft, entry: u128, at: OffsetDateTime) {
+    tx.post_entry(draft, id(entry), at).await.expect("post entry");
+}
+
+fn conflict_name<T: Debug>(r: Result<T, StoreError>) -> String {
+    match r {
+        Err(StoreError::Conflict { constraint }) => constraint,
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+/// Every entry (in pages of `page_size`), chain head and balance through the auditor.
+async fn audit(store: &dyn Store, page_size: u32) -> (AuditReport, Vec<String>) {
+    let mut auditor = Auditor::new();
+    let mut after = None;
+    let mut entries = Vec::new();
+    loop {
+        let page = store.audit_entries(after, page_size).await.expect("audit entries");
+        let Some(last) = page.last() else { break };
+        assert!(page.len() <= page_size as usize);
+        after = Some((last.owner, last.seq));
+        for entry in &page {
+            auditor.feed(entry);
+            entries.push(format!("{entry:?}"));
+        }
+    }
+    for (owner, seq, hash) in store.audit_chain_heads().await.expect("chain heads") {
+        auditor.check_chain_head(owner, seq, &hash);
+    }
+    (auditor.finish(store.audit_balances().await.expect("audit balances")), entries)
+}
+
+fn sorted_debug<T: Debug>(items: &[T]) -> Vec<String> {
+    let mut out: Vec<String> = items.iter().map(|i| format!("{i:?}")).collect();
+    out.sort();
+    out
+}
+
+/// Writes and reads that every backend must answer identically; returns the transcript.
+async fn script(store: &dyn Store) -> Vec<String> {
+    let mut log: Vec<String> = Vec::new();
+    macro_rules! record {
+        ($label:expr, $value:expr) => {
+            log.push(format!("{}: {:?}", $label, $value))
+        };
+    }
+    let platform = AccountId(id(1));
+    let a = AccountId(id(2));
+    let b = AccountId(id(3));
+    record!("has platform before", store.has_platform_account().await.expect("has platform"));
+
+    let mut conn = store.writer_conn().await.expect("writer connection");
+
+    // Accounts, a credential and a token.
+    let mut tx = conn.begin().await.expect("begin");
+    tx.insert_account(&account(1, None, t(0))).await.expect("insert platform");
+    tx.insert_account(&account(2, Some(platform), t(10))).await.expect("insert a");
+    let mut row_b = account(3, Some(platform), t(10));
+    row_b.bank_account = None;
+    tx.insert_account(&row_b).await.expect("insert b");
+    record!("account in tx", tx.account(a).await.expect("account in tx"));
+    tx.insert_credential(&CredentialRow {
+        id: id(50),
+        account_id: a,
+        client_id: "client-a".to_owned(),
+        secret_hash: "hash".to_owned(),
+        role: "admin".to_owned(),
+        created_at: t(20),
+    })
+    .await
+    .expect("insert credential");
+    tx.insert_token(&TokenRow {
+        token_hash: "token-1".to_owned(),
+        credential_id: id(50),
+        account_id: a,
+        expires_at: t(3_600_000),
+        created_at: t(30),
+    })
+    .await
+    .expect("insert token");
+    tx.commit().await.expect("commit accounts");
+
+    record!("has platform", store.has_platform_account().await.expect("has platform"));
+    record!("platform", store.account(platform).await.expect("account"));
+    record!("a", store.account(a).await.expect("account"));
+    record!("missing", store.account(AccountId(id(999))).await.expect("account"));
+    record!("connected p1", store.connected_accounts(platform, page(1, 10)).await.expect("connected"));
+    record!("connected p2", store.connected_accounts(platform, page(2, 1)).await.expect("connected"));
+    record!("credential", store.credential_by_client_id("client-a").await.expect("credential"));
+    record!("no credential", store.credential_by_client_id("nope").await.expect("credential"));
+    record!("token", store.token("token-1").await.expect("token"));
+
+    // Money: a deposit arrives and clears, a too-large hold fails, a withdrawal holds funds.
+    let d1 = deposit(100, a, "USD", 10_000, "P250615-AAAAAAAA", t(1_000));
+    let w1 = withdrawal(200, a, 3_000, 100, t(2_000));
+    let mut tx = conn.begin().await.expect("begin");
+    tx.lock_chains(&[b, a, a]).await.expect("lock chains");
+    tx.savepoint().await.expect("savepoint");
+    tx.insert_deposit(&d1).await.expect("insert deposit");
+    post(tx.as_mut(), &rules::deposit_received(a, usd(), amount(10_000), reference("deposit", d1.id)), 1_001, t(1_000))
+        .await;
+    record!("event seq 1", tx.insert_event(&event(300, a, d1.id, "deposit.pending", t(1_000))).await.expect("event"));
+    let idem = IdempotencyRecord {
+        account_id: a,
+        key: "key-1".to_owned(),
+        request_hash: "rh".to_owned(),
+        status_code: 201,
+        response_body: "{\"ok\":true}".to_owned(),
+        created_at: t(1_000),
+    };
+    tx.idempotency_put(&idem).await.expect("idempotency put");
+    record!("idempotency in tx", tx.idempotency_get(a, "key-1").await.expect("idempotency get"));
+    tx.release_savepoint().await.expect("release");
+    tx.savepoint().await.expect("savepoint");
+    tx.set_deposit_status(d1.id, "COMPLETED", Some(t(1_500))).await.expect("deposit status");
+    post(tx.as_mut(), &rules::deposit_cleared(a, usd(), amount(10_000), reference("deposit", d1.id)), 1_002, t(1_500))
+        .await;
+    record!("event seq 2", tx.insert_event(&event(301, a, d1.id, "deposit.completed", t(1_500))).await.expect("event"));
+    record!("deposit in tx", tx.deposit(d1.id).await.expect("deposit in tx"));
+    tx.release_savepoint().await.expect("release");
+
+    tx.savepoint().await.expect("savepoint");
+    tx.insert_withdrawal(&withdrawal(201, a, 50_000, 0, t(1_900))).await.expect("insert withdrawal");
+    let too_much = tx
+        .post_entry(&rules::hold(a, usd(), amount(50_000), reference("withdrawal", id(201))), id(1_003), t(1_900))
+        .await;
+    match too_much {
+        Err(PostError::Insufficient { key }) => record!("insufficient", key),
+        other => panic!("expected insufficient funds, got {other:?}"),
+    }
+    tx.rollback_to_savepoint().await.expect("rollback to savepoint");
+    record!("rolled back withdrawal", tx.withdrawal(id(201)).await.expect("withdrawal in tx"));
+
+    tx.savepoint().await.expect("savepoint");
+    tx.insert_withdrawal(&w1).await.expect("insert withdrawal");
+    post(tx.as_mut(), &rules::hold(a, usd(), amount(3_100), reference("withdrawal", w1.id)), 1_004, t(2_000)).await;
+    tx.release_savepoint().await.expect("release");
+    record!(
+        "available in tx",
+        tx.ledger_balance(&LedgerKey::client(a, usd(), Kind::Available)).await.expect("balance")
+    );
+    record!("unknown balance", tx.ledger_balance(&LedgerKey::client(a, eur(), Kind::Reserve)).await.expect("balance"));
+    tx.commit().await.expect("commit money");
+
+    // More chains and currencies, a reserve, a posted withdrawal.
+    let d2 = deposit(101, b, "USD", 500, "P250615-BBBBBBBB", t(3_000));
+    let d3 = deposit(102, a, "EUR", 700, "P250615-CCCCCCCC", t(3_001));
+    let mut tx = conn.begin().await.expect("begin");
+    tx.lock_chains(&[a, b]).await.expect("lock chains");
+    tx.insert_deposit(&d2).await.expect("insert deposit");
+    post(tx.as_mut(), &rules::deposit_received(b, usd(), amount(500), reference("deposit", d2.id)), 1_005, t(3_000))
+        .await;
+    tx.insert_deposit(&d3).await.expect("insert deposit");
+    post(tx.as_mut(), &rules::deposit_received(a, eur(), amount(700), reference("deposit", d3.id)), 1_006, t(3_001))
+        .await;
+    let reserve = rules::adjust_reserve(a, usd(), 900, reference("reserve", a.0)).expect("reserve");
+    post(tx.as_mut(), &reserve, 1_007, t(3_002)).await;
+    tx.set_withdrawal_status(w1.id, "COMPLETED", t(4_000), None).await.expect("withdrawal status");
+    post(
+        tx.as_mut(),
+        &rules::post_hold(a, usd(), amount(3_000), amount(100), reference("withdrawal", w1.id)),
+        1_008,
+        t(4_000),
+    )
+    .await;
+    record!("bank cleared", tx.set_bank_account(a, None).await.expect("set bank"));
+    record!("bank of unknown", tx.set_bank_account(AccountId(id(999)), None).await.expect("set bank"));
+    tx.commit().await.expect("commit more");
+
+    // Conflicts the engine acts on; the transaction goes on after a rollback to the savepoint.
+    let mut tx = conn.begin().await.expect("begin");
+    tx.savepoint().await.expect("savepoint");
+    record!("idempotency conflict", conflict_name(tx.idempotency_put(&idem).await));
+    tx.rollback_to_savepoint().await.expect("rollback to savepoint");
+    tx.savepoint().await.expect("savepoint");
+    let mut dup = deposit(103, a, "USD", 1, "P250615-AAAAAAAA", t(5_000));
+    record!("deposit short reference conflict", conflict_name(tx.insert_deposit(&dup).await));
+    tx.rollback_to_savepoint().await.expect("rollback to savepoint");
+    tx.savepoint().await.expect("savepoint");
+    let mut dup_w = withdrawal(202, a, 1, 0, t(5_000));
+    dup_w.short_reference_id = w1.short_reference_id.clone();
+    record!("withdrawal short reference conflict", conflict_name(tx.insert_withdrawal(&dup_w).await));
+    tx.rollback_to_savepoint().await.expect("rollback to savepoint");
+    tx.savepoint().await.expect("savepoint");
+    let dup_credential = CredentialRow {
+        id: id(51),
+        account_id: b,
+        client_id: "client-a".to_owned(),
+        secret_hash: "other".to_owned(),
+        role: "admin".to_owned(),
+        created_at: t(5_000),
+    };
+    record!("client id conflict", conflict_name(tx.insert_credential(&dup_credential).await));
+    tx.rollback_to_savepoint().await.expect("rollback to savepoint");
+    dup.short_reference_id = "P250615-DDDDDDDD".to_owned();
+    tx.insert_deposit(&dup).await.expect("insert deposit after conflicts");
+    tx.commit().await.expect("commit after conflicts");
+
+    // A transaction dropped while open leaves nothing behind and the connection usable.
+    {
+        let mut tx = conn.begin().await.expect("begin");
+        tx.insert_account(&account(4, Some(platform), t(6_000))).await.expect("insert account");
+    }
+    {
+        let mut tx = conn.begin().await.expect("begin after a dropped transaction");
+        record!("dropped account", tx.account(AccountId(id(4))).await.expect("account"));
+        tx.rollback().await.expect("rollback");
+    }
+
+    // A new token prunes tokens expired for more than an hour.
+    let mut tx = conn.begin().await.expect("begin");
+    tx.insert_token(&TokenRow {
+        token_hash: "token-2".to_owned(),
+        credential_id: id(50),
+        account_id: a,
+        expires_at: t(4 * 3_600_000),
+        created_at: t(3 * 3_600_000 - 1),
+    })
+    .await
+    .expect("insert token");
+    tx.commit().await.expect("commit token");
+    record!("pruned token", store.token("token-1").await.expect("token"));
+    record!("new token", store.token("token-2").await.expect("token"));
+
+    // Reads.
+    record!("balances a", store.balances(a).await.expect("balances"));
+    record!("balances b", store.balances(b).await.expect("balances"));
+    let all = TransactionFilter::default();
+    record!("transactions a", store.transactions(a, &all, page(1, 10)).await.expect("transactions"));
+    record!("transactions a p2", store.transactions(a, &all, page(2, 3)).await.expect("transactions"));
+    let pending_usd = TransactionFilter {
+        currency: Some("USD".to_owned()),
+        balance_kind: Some("pending".to_owned()),
+        ..TransactionFilter::default()
+    };
+    record!("transactions pending usd", store.transactions(a, &pending_usd, page(1, 10)).await.expect("transactions"));
+    let window = TransactionFilter {
+        reference_type: Some("deposit".to_owned()),
+        start_time: Some(t(1_500)),
+        end_time: Some(t(3_001)),
+        ..TransactionFilter::default()
+    };
+    record!("transactions window", store.transactions(a, &window, page(1, 10)).await.expect("transactions"));
+    record!("transactions b", store.transactions(b, &all, page(1, 10)).await.expect("transactions"));
+
+    record!("deposit", store.deposit(a, d1.id).await.expect("deposit"));
+    record!("deposit of another account", store.deposit(b, d1.id).await.expect("deposit"));
+    record!("deposits", store.deposits(a, &DepositFilter::default(), page(1, 10)).await.expect("deposits"));
+    record!("deposits p2", store.deposits(a, &DepositFilter::default(), page(2, 2)).await.expect("deposits"));
+    let filter = DepositFilter {
+        status: Some("PENDING".to_owned()),
+        currency: Some("EUR".to_owned()),
+        ..DepositFilter::default()
+    };
+    record!("deposits pending eur", store.deposits(a, &filter, page(1, 10)).await.expect("deposits"));
+    let filter = DepositFilter { start_time: Some(t(1_000)), end_time: Some(t(3_000)), ..DepositFilter::default() };
+    record!("deposits window", store.deposits(a, &filter, page(1, 10)).await.expect("deposits"));
+    record!("pending deposits", store.pending_deposits(t(3_001), 10).await.expect("pending deposits"));
+    record!("pending deposits limit", store.pending_deposits(t(10_000), 1).await.expect("pending deposits"));
+    record!("withdrawal", store.withdrawal(a, w1.id).await.expect("withdrawal"));
+    record!("withdrawal of another account", store.withdrawal(b, w1.id).await.expect("withdrawal"));
+    record!("withdrawals", store.withdrawals(a, &WithdrawalFilter::default(), page(1, 10)).await.expect("withdrawals"));
+    let filter = WithdrawalFilter { status: Some("PENDING".to_owned()), currency: None };
+    record!("withdrawals pending", store.withdrawals(a, &filter, page(1, 10)).await.expect("withdrawals"));
+    record!("pending withdrawals", store.pending_withdrawals(t(10_000), 10).await.expect("pending withdrawals"));
+    record!("idempotency", store.idempotency(a, "key-1").await.expect("idempotency"));
+    record!("no idempotency", store.idempotency(b, "key-1").await.expect("idempotency"));
+
+    record!("audit balances", sorted_debug(&store.audit_balances().await.expect("audit balances")));
+    record!(
+        "pending by reference",
+        sorted_debug(&store.audit_pending_by_reference().await.expect("pending by reference"))
+    );
+    record!("holdable objects", sorted_debug(&store.audit_holdable_objects().await.expect("holdable objects")));
+    let heads: Vec<_> =
+        store.audit_chain_heads().await.expect("chain heads").into_iter().filter(|(_, seq, _)| *seq > 0).collect();
+    record!("chain heads", sorted_debug(&heads));
+    let (report, entries) = audit(store, 2).await;
+    assert!(report.violations.is_empty(), "auditor: {:?}", report.violations);
+    assert_eq!(report.entries, 7);
+    record!("entries", entries);
+    record!("audit", (report.entries, report.lines, report.chains, report.balances_checked, report.balances));
+    log
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_matches_sqlite() {
+    let Some(db) = TestDb::create("postgres_matches_sqlite").await else { return };
+
+    // Several nodes starting at once: one migrates, the others wait and find it done.
+    let opens: Vec<_> = (0..4)
+        .map(|_| {
+            let url = db.url.clone();
+            tokio::spawn(async move { PgStore::open(&url).await.map(drop) })
+        })
+        .collect();
+    for open in opens {
+        open.await.expect("join").expect("concurrent open");
+    }
+    // Applying again is a no-op; the URL dispatch picks this backend.
+    let store = outlay_store::open(&db.url).await.expect("open through the URL");
+    assert_eq!(store.backend(), Backend::Postgres);
+    let check = db.client().await;
+    let applied: i64 = check.query_one("SELECT COUNT(*) FROM schema_migrations", &[]).await.expect("count").get(0);
+    assert_eq!(applied, 1);
+
+    let pg = script(store.as_ref()).await;
+
+    let dir = std::env::temp_dir().join(format!("outlay-parity-{}", Uuid::new_v4().simple()));
+    let sqlite =
+        SqliteStore::open(&format!("sqlite://{}", dir.join("outlay.db").display())).await.expect("open sqlite");
+    let lite = script(&sqlite).await;
+    drop(sqlite);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    for (i, (p, s)) in pg.iter().zip(&lite).enumerate() {
+        assert_eq!(p, s, "transcript line {i} differs (left: PostgreSQL, right: SQLite)");
+    }
+    assert_eq!(pg.len(), lite.len());
+
+    // An edited migration is refused.
+    check.batch_execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1").await.expect("tamper");
+    match PgStore::open(&db.url).await {
+        Err(StoreError::Config(message)) => assert!(message.contains("changed after it was applied"), "{message}"),
+        Err(e) => panic!("expected a configuration error, got {e:?}"),
+        Ok(_) => panic!("an edited migration was accepted"),
+    }
+    drop(check);
+    drop(store);
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_writer_recovers() {
+    let Some(db) = TestDb::create("postgres_writer_recovers").await else { return };
+    let store = PgStore::open(&db.url).await.expect("open");
+    let mut conn = store.writer_conn().await.expect("writer");
+    let platform = AccountId(id(1));
+
+    let mut tx = conn.begin().await.expect("begin");
+    tx.insert_account(&account(1, None, t(0))).await.expect("insert platform");
+    tx.commit().await.expect("commit");
+
+    // A failed statement not rolled back to a savepoint: COMMIT would silently roll back, so
+    // commit refuses.
+    let mut tx = conn.begin().await.expect("begin");
+    tx.insert_account(&account(2, Some(platform), t(1))).await.expect("insert account");
+    let err = tx.insert_account(&account(1, None, t(0))).await.expect_err("duplicate platform");
+    assert!(matches!(err, StoreError::Conflict { ref constraint } if constraint == "accounts_pkey"), "{err:?}");
+    let err = tx.account(platform).await.expect_err("the transaction is aborted");
+    assert!(matches!(err, StoreError::Database(_)), "{err:?}");
+    let err = tx.commit().await.expect_err("commit of an aborted transaction");
+    assert!(matches!(err, StoreError::Database(_)), "{err:?}");
+    assert!(store.account(AccountId(id(2))).await.expect("account").is_none());
+
+    // An entry on an account that was never locked, and one on an account that does not exist.
+    let mut tx = conn.begin().await.expect("begin");
+    tx.insert_account(&account(2, Some(platform), t(1))).await.expect("insert account");
+    let a = AccountId(id(2));
+    post(tx.as_mut(), &rules::deposit_received(a, usd(), amount(5), reference("deposit", id(7))), 10, t(2)).await;
+    tx.savepoint().await.expect("savepoint");
+    let ghost = AccountId(id(3));
+    tx.lock_chains(&[ghost]).await.expect("locking an unknown account is a no-op");
+    let err = tx
+        .post_entry(&rules::deposit_received(ghost, usd(), amount(5), reference("deposit", id(8))), id(11), t(3))
+        .await
+        .expect_err("no such account");
+    assert!(matches!(err, PostError::Store(StoreError::Database(_))), "{err:?}");
+    tx.rollback_to_savepoint().await.expect("rollback to savepoint");
+    tx.commit().await.expect("commit");
+
+    // The server drops the writer's connection: the next transaction reconnects.
+    let admin = db.client().await;
+    admin
+        .batch_execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'outlay-writer'",
+        )
+        .await
+        .expect("terminate the writer's backend");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut tx = conn.begin().await.expect("begin after the connection was dropped");
+    post(tx.as_mut(), &rules::deposit_cleared(a, usd(), amount(5), reference("deposit", id(7))), 12, t(4)).await;
+    tx.commit().await.expect("commit");
+
+    let (report, _) = audit(&store, 100).await;
+    assert!(report.violations.is_empty(), "auditor: {:?}", report.violations);
+    assert_eq!(report.entries, 2);
+    drop(admin);
+    drop(conn);
+    drop(store);
+    db.drop_database().await;
+}
+
+/// One writer's work: `rounds` transactions, each holding 3 units if it can.
+async fn hold_rounds(store: Arc<PgStore>, client: AccountId, first_entry: u128, rounds: u128, lock: bool) -> u32 {
+    let mut conn = store.writer_conn().await.expect("writer");
+    let mut held = 0;
+    for round in 0..rounds {
+        let entry = first_entry + round;
+        let draft = rules::hold(client, usd(), amount(3), reference("withdrawal", id(entry)));
+        loop {
+            let mut tx = conn.begin().await.expect("begin");
+            if lock {
+                tx.lock_chains(&[client]).await.expect("lock chains");
+            }
+            tx.savepoint().await.expect("savepoint");
+            match tx.post_entry(&draft, id(entry), t(10_000 + i64::try_from(entry).expect("small"))).await {
+                Ok(()) => {
+                    tx.release_savepoint().await.expect("release");
+                    tx.commit().await.expect("commit");
+                    held += 1;
+                }
+                Err(PostError::Insufficient { .. }) => {
+                    tx.rollback_to_savepoint().await.expect("rollback to savepoint");
+                    tx.commit().await.expect("commit");
+                }
+                Err(PostError::Store(StoreError::Retry(e))) if !lock => {
+                    println!("retrying after: {e}");
+                    tx.rollback().await.expect("rollback");
+                    continue;
+                }
+                Err(e) => panic!("post failed: {e:?}"),
+            }
+            break;
+        }
+    }
+    held
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_two_writers_never_overdraw() {
+    let Some(db) = TestDb::create("postgres_two_writers_never_overdraw").await else { return };
+    let store = Arc::new(PgStore::open(&db.url).await.expect("open"));
+    let platform = AccountId(id(1));
+    let client = AccountId(id(2));
+    let mut conn = store.writer_conn().await.expect("writer");
+    let mut tx = conn.begin().await.expect("begin");
+    tx.insert_account(&account(1, None, t(0))).await.expect("insert platform");
+    tx.insert_account(&account(2, Some(platform), t(0))).await.expect("insert client");
+    post(tx.as_mut(), &rules::deposit_received(client, usd(), amount(100), reference("deposit", id(9))), 1, t(1)).await;
+    post(tx.as_mut(), &rules::deposit_cleared(client, usd(), amount(100), reference("deposit", id(9))), 2, t(2)).await;
+    tx.commit().await.expect("commit deposit");
+    drop(conn);
+
+    // With chain locks, as the engine runs: 2 × 50 attempts at 3 units against 100.
+    let first = tokio::spawn(hold_rounds(store.clone(), client, 1_000, 50, true));
+    let second = tokio::spawn(hold_rounds(store.clone(), client, 2_000, 50, true));
+    let held = first.await.expect("join") + second.await.expect("join");
+    assert_eq!(held, 33, "exactly floor(100 / 3) holds fit");
+    let balances = store.balances(client).await.expect("balances");
+    let balance = |kind: &str| balances.iter().find(|b| b.kind == kind).map(|b| b.balance);
+    assert_eq!(balance("available"), Some(1));
+    assert_eq!(balance("pending"), Some(99));
+
+    // Without chain locks the row locks alone still keep the chain and the balance whole.
+    let mut conn = store.writer_conn().await.expect("writer");
+    let mut tx = conn.begin().await.expect("begin");
+    post(tx.as_mut(), &rules::void_hold(client, usd(), amount(60), reference("withdrawal", id(1_000))), 3, t(3)).await;
+    tx.commit().await.expect("commit void");
+    let first = tokio::spawn(hold_rounds(store.clone(), client, 3_000, 20, false));
+    let second = tokio::spawn(hold_rounds(store.clone(), client, 4_000, 20, false));
+    let held = first.await.expect("join") + second.await.expect("join");
+    assert_eq!(held, 20, "61 units fit 20 holds of 3");
+
+    let (report, _) = audit(store.as_ref(), 16).await;
+    assert!(report.violations.is_empty(), "auditor: {:?}", report.violations);
+    assert_eq!(report.entries, 3 + 33 + 20);
+    drop(conn);
+    drop(store);
+    db.drop_database().await;
+}
