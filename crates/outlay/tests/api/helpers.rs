@@ -24,6 +24,18 @@ macro_rules! both_backends {
     };
 }
 
+/// Run SQL directly against the database, behind Outlay's back (to simulate tampering).
+pub async fn raw_sql(database_url: &str, sql: &str) {
+    if let Some(path) = database_url.strip_prefix("sqlite://") {
+        let conn = rusqlite::Connection::open(path).expect("open sqlite");
+        conn.execute_batch(sql).expect("raw sql");
+    } else {
+        let (client, conn) = tokio_postgres::connect(database_url, tokio_postgres::NoTls).await.expect("connect");
+        tokio::spawn(conn);
+        client.batch_execute(sql).await.expect("raw sql");
+    }
+}
+
 pub fn postgres_base_url() -> String {
     std::env::var("OUTLAY_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
@@ -78,6 +90,11 @@ impl TestApp {
 
     /// `sandbox: false` is production mode: no simulation endpoints, no first-start account.
     pub async fn spawn_with(backend: Backend, sandbox: bool) -> Self {
+        Self::spawn_full(backend, sandbox, Duration::from_secs(24 * 3600)).await
+    }
+
+    /// `settle_after`: the sandbox settler's delay, on the test's manual clock.
+    pub async fn spawn_full(backend: Backend, sandbox: bool, settle_after: Duration) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let database_url = fresh_database(backend, &dir).await;
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
@@ -85,8 +102,8 @@ impl TestApp {
             database_url: database_url.clone(),
             listen: "127.0.0.1:0".parse().expect("addr"),
             sandbox,
-            // Tests settle explicitly through the simulation endpoints.
-            settle_after: Duration::from_secs(24 * 3600),
+            // Most tests settle explicitly through the simulation endpoints.
+            settle_after,
             engine: EngineConfig::default(),
         };
         let server = start_with_clock(settings, clock.clone()).await.expect("server starts");

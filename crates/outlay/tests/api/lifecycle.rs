@@ -5,9 +5,83 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{Backend, Credentials, ServeProcess, TestApp, assert_envelope};
+use crate::helpers::{Backend, Credentials, ServeProcess, TestApp, assert_envelope, raw_sql};
 
-both_backends!(first_start_account_is_usable, production_mode_has_no_simulation, kill_9_loses_no_acknowledged_write);
+both_backends!(
+    first_start_account_is_usable,
+    production_mode_has_no_simulation,
+    kill_9_loses_no_acknowledged_write,
+    sandbox_settles_after_its_delay,
+    ledger_verify_names_tampering,
+);
+
+async fn sandbox_settles_after_its_delay(backend: Backend) {
+    let app = TestApp::spawn_full(backend, true, std::time::Duration::from_secs(2)).await;
+    let client = app.create_account("Patient Co", None);
+    app.set_bank_account(&client.account_id);
+    let token = app.token(&client).await;
+    let r = app.post("/api/v1/simulation/deposit", &token, &json!({"amount": "80.00", "currency": "USD"})).await;
+    let deposit_id = r.body["deposit_id"].as_str().expect("id").to_owned();
+    // The settler runs on the manual clock: nothing moves until the delay has passed on it.
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    assert_eq!(app.get(&format!("/api/v1/deposit/{deposit_id}"), &token).await.body["deposit_status"], "PENDING");
+    app.clock.advance(time::Duration::seconds(3));
+    wait_for(&app, &token, &format!("/api/v1/deposit/{deposit_id}"), "deposit_status", "COMPLETED").await;
+    assert_eq!(app.balance(&token, "USD").await["available_balance"], "80.00");
+
+    let r =
+        app.post_with_key("/api/v1/withdrawals", &token, "later", &json!({"currency": "USD", "amount": "30.00"})).await;
+    let id = r.body["withdrawal_id"].as_str().expect("id").to_owned();
+    app.clock.advance(time::Duration::seconds(3));
+    wait_for(&app, &token, &format!("/api/v1/withdrawals/{id}"), "withdrawal_status", "COMPLETED").await;
+    let b = app.balance(&token, "USD").await;
+    assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("50.00"), Some("0.00")));
+    app.assert_ledger_verifies();
+    app.finish().await;
+}
+
+async fn wait_for(app: &TestApp, token: &str, path: &str, field: &str, value: &str) {
+    for _ in 0..100 {
+        if app.get(path, token).await.body[field] == value {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{path}: {field} never became {value}");
+}
+
+async fn ledger_verify_names_tampering(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.create_account("Tamper Co", None);
+    let token = app.token(&client).await;
+    app.fund(&token, "USD", "100.00").await;
+    let r = app.get("/api/v1/balances", &token).await;
+    assert!(r.headers.get("x-request-id").is_some(), "every response carries a request id");
+    app.assert_ledger_verifies();
+
+    // Someone edits a balance row behind the ledger's back.
+    raw_sql(&app.database_url, "UPDATE ledger_accounts SET balance = balance + 500 WHERE kind = 'available'").await;
+    let out = app.cli(&["ledger", "verify"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("VIOLATION: balance") && stdout.contains("stored 10500, entries sum to 10000"), "{stdout}");
+    raw_sql(&app.database_url, "UPDATE ledger_accounts SET balance = balance - 500 WHERE kind = 'available'").await;
+    app.assert_ledger_verifies();
+
+    // The journal refuses edits; an attacker who drops the guard breaks the hash chain.
+    let drop_guard = if app.database_url.starts_with("sqlite") {
+        "DROP TRIGGER journal_lines_no_update"
+    } else {
+        "DROP TRIGGER journal_lines_append_only ON journal_lines"
+    };
+    raw_sql(&app.database_url, drop_guard).await;
+    raw_sql(&app.database_url, "UPDATE journal_lines SET amount = amount * 2").await;
+    let out = app.cli(&["ledger", "verify"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("stored hash does not match its contents"), "{stdout}");
+    app.finish().await;
+}
 
 async fn first_start_account_is_usable(backend: Backend) {
     let app = TestApp::spawn(backend).await;
