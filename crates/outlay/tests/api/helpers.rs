@@ -293,17 +293,18 @@ pub struct ServeProcess {
 
 impl ServeProcess {
     pub fn start(database_url: &str) -> Self {
+        Self::start_with(
+            &["--listen", "127.0.0.1:0", "--database-url", database_url, "--sandbox-settle-after-ms", "86400000"],
+            &[],
+        )
+    }
+
+    pub fn start_with(args: &[&str], envs: &[(&str, &str)]) -> Self {
         use std::io::BufRead;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_outlay"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--database-url",
-                database_url,
-                "--sandbox-settle-after-ms",
-                "86400000",
-            ])
+            .arg("serve")
+            .args(args)
+            .envs(envs.iter().copied())
             .env("OUTLAY_LOG", "warn")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())

@@ -13,7 +13,49 @@ both_backends!(
     kill_9_loses_no_acknowledged_write,
     sandbox_settles_after_its_delay,
     ledger_verify_names_tampering,
+    settings_come_from_file_env_and_flags,
 );
+
+async fn settings_come_from_file_env_and_flags(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("outlay.toml");
+    // The file names the database and production mode; the environment overrides the listen
+    // address the file gives; the flag wins over both for the database URL check below.
+    std::fs::write(
+        &config,
+        format!("database_url = \"{}\"\nlisten = \"127.0.0.1:1\"\nmode = \"production\"\n", app.database_url),
+    )
+    .expect("write config");
+    let config = config.to_string_lossy().to_string();
+    let process = ServeProcess::start_with(&["--config", &config], &[("OUTLAY_LISTEN", "127.0.0.1:0")]);
+    assert!(!process.created_account, "production mode creates no account");
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{}/api/v1/simulation/deposit", process.base))
+        .header("x-auth-token", "Bearer x")
+        .json(&json!({"amount": "1.00", "currency": "USD"}))
+        .send()
+        .await
+        .expect("send");
+    // Production: the simulation route does not exist, whoever asks.
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // It serves the database the file named: the platform account's credentials work.
+    let token = token_at(&http, &process.base, &app.platform).await;
+    assert!(token.starts_with("tok_"));
+    assert!(process.terminate().success());
+
+    // A bad config file is a clear start-up error, not a panic.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "listen = 8080\n").expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_outlay"))
+        .args(["serve", "--config", &bad.to_string_lossy()])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.toml"));
+    app.finish().await;
+}
 
 async fn sandbox_settles_after_its_delay(backend: Backend) {
     let app = TestApp::spawn_full(backend, true, std::time::Duration::from_secs(2)).await;
