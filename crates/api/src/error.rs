@@ -14,6 +14,9 @@ pub enum ApiError {
     Validation { field: String, code: &'static str, message: String },
     #[error("missing required fields: {}", .0.join(", "))]
     MissingFields(Vec<String>),
+    /// Several fields broke rules at once; the first is reported in `field`/`code`/`message`.
+    #[error("{}", describe_issues(.0))]
+    Fields(Vec<FieldIssue>),
     #[error("request body is not valid JSON: {0}")]
     BadJson(String),
     #[error("Content-Type must be application/json")]
@@ -38,6 +41,22 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// One field that broke one rule.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldIssue {
+    pub field: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn describe_issues(issues: &[FieldIssue]) -> String {
+    match issues {
+        [] => "invalid request".to_owned(),
+        [one] => one.message.clone(),
+        [first, rest @ ..] => format!("{} (and {} more: see errors)", first.message, rest.len()),
+    }
+}
+
 #[derive(Serialize)]
 struct Envelope<'a> {
     #[serde(rename = "type")]
@@ -50,6 +69,8 @@ struct Envelope<'a> {
     missing_fields: Vec<&'a str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     retryable: bool,
+    #[serde(skip_serializing_if = "<[FieldIssue]>::is_empty")]
+    errors: &'a [FieldIssue],
 }
 
 impl ApiError {
@@ -68,12 +89,14 @@ impl ApiError {
             CommandError::InsufficientFunds { currency } => ApiError::Business {
                 kind,
                 code: "insufficient_balance",
-                message: format!("insufficient available balance in {currency}"),
+                message: format!("amount (plus any fee) exceeds the available balance in {currency}"),
                 field: Some("amount"),
             },
             CommandError::NotFound { what } => ApiError::NotFound(what.to_owned()),
             CommandError::InvalidState(m) => ApiError::InvalidState(m),
             CommandError::Rejected { field, code, message } => {
+                // Every message names its field, whoever wrote it.
+                let message = if message.contains(field) { message } else { format!("{field}: {message}") };
                 ApiError::Business { kind, code, message, field: Some(field) }
             }
             CommandError::IdempotencyMismatch => ApiError::Idempotency {
@@ -115,6 +138,17 @@ impl IntoResponse for ApiError {
                 fields.iter().map(String::as_str).collect(),
                 false,
             ),
+            ApiError::Fields(issues) => {
+                let first = issues.first();
+                (
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    first.map_or("invalid_request", |i| i.code),
+                    first.map(|i| i.field.as_str()),
+                    vec![],
+                    false,
+                )
+            }
             ApiError::BadJson(_) => {
                 (StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_json", None, vec![], false)
             }
@@ -166,7 +200,11 @@ impl IntoResponse for ApiError {
         } else {
             message
         };
-        let body = Envelope { kind, code, message, field, missing_fields: missing, retryable };
+        let errors: &[FieldIssue] = match &self {
+            ApiError::Fields(issues) if issues.len() > 1 => issues,
+            _ => &[],
+        };
+        let body = Envelope { kind, code, message, field, missing_fields: missing, retryable, errors };
         let mut response = (status, Json(body)).into_response();
         if retryable {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -187,6 +225,7 @@ pub async fn method_not_allowed_fallback() -> Response {
         field: None,
         missing_fields: vec![],
         retryable: false,
+        errors: &[],
     };
     (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }

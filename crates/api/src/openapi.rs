@@ -47,6 +47,11 @@ pub async fn spec() -> Json<Value> {
             "/api/v1/withdrawals": {"get": op("List withdrawals", "withdrawals", false),
                                     "post": op("Withdraw available funds to the designated bank account (x-idempotency-key required)", "withdrawals", true)},
             "/api/v1/withdrawals/{id}": {"get": op("Retrieve a withdrawal", "withdrawals", false)},
+            "/api/v1/conversion/quote": {"post": op("Create a quote: one fixed side (sell_amount or buy_amount), transaction_type conversion or payout, valid 75 seconds, used once", "fx", true)},
+            "/api/v1/conversion": {"get": op("List conversions (conversion_status, sell_currency, buy_currency, start_time, end_time)", "fx", false),
+                                   "post": op("Convert between the account's own currency balances with a conversion quote (x-idempotency-key required)", "fx", true)},
+            "/api/v1/conversion/{id}": {"get": op("Retrieve a conversion", "fx", false)},
+            "/api/v1/exchange/rates": {"get": op("Indicative buy and sell prices, markup included (currency_pairs=USDEUR,GBPUSD)", "fx", false)},
             "/api/v1/simulation/deposit": {"post": op("Sandbox: simulate an incoming deposit", "simulation", true)},
             "/api/v1/simulation/deposit/{id}": {"post": op("Sandbox: force a pending deposit to COMPLETED or FAILED", "simulation", true)},
             "/api/v1/simulation/withdrawals/{id}": {"post": op("Sandbox: force a pending withdrawal to COMPLETED or FAILED", "simulation", true)}

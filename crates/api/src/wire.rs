@@ -111,3 +111,100 @@ fn unexpected(outcome: &Outcome) -> StoredResponse {
         body: r#"{"type":"api_error","code":"internal_error","message":"internal error"}"#.into(),
     }
 }
+
+pub fn file(f: &outlay_store::FileRow) -> Value {
+    json!({
+        "file_id": f.id,
+        "file_name": f.file_name,
+        "file_type": f.file_type,
+        "size": f.size,
+        "notes": f.notes,
+        "create_time": rfc3339(f.created_at),
+    })
+}
+
+pub fn file_response(outcome: &Outcome) -> StoredResponse {
+    match outcome {
+        Outcome::File(f) => ok_json(&file(f)),
+        other => unexpected(other),
+    }
+}
+
+pub fn payout(p: &outlay_store::PayoutRow) -> Value {
+    let state = p.state.parse::<outlay_core::payout::PayoutState>().ok();
+    let purpose = p.purpose_code.parse::<outlay_core::payout::PurposeCode>().ok();
+    let amount = decimal(p.amount, &p.currency);
+    json!({
+        "payout_id": p.id,
+        "short_reference_id": p.short_reference_id,
+        "unique_request_id": p.unique_request_id,
+        "payout_status": state.map_or("FAILED", outlay_core::payout::PayoutState::wire_status),
+        "outlay_status": p.state,
+        "currency": p.currency,
+        "amount": amount,
+        "source_currency": p.currency,
+        "source_amount": amount,
+        "amount_payer_pays": decimal(p.amount + p.fee_amount, &p.currency),
+        "payout_currency": p.payout_currency,
+        "payout_amount": decimal(p.payout_amount, &p.payout_currency),
+        "amount_beneficiary_receives": decimal(p.payout_amount, &p.payout_currency),
+        "fee_paid_by": p.fee_paid_by,
+        "fee_currency": p.currency,
+        "fee_amount": decimal(p.fee_amount, &p.currency),
+        "payout_date": p.payout_date.to_string(),
+        "payout_reference": p.payout_reference,
+        "purpose_code": p.purpose_code,
+        "payout_reason": purpose.map(outlay_core::payout::PurposeCode::label),
+        "payout_method": p.payment_method,
+        "clearing_system": p.clearing_system,
+        "quote_id": p.quote_id,
+        "conversion": p.client_rate.as_ref().map(|rate| json!({
+            "currency_pair": format!("{}{}", p.currency, p.payout_currency),
+            "client_rate": rate,
+        })),
+        "beneficiary_id": p.beneficiary_id,
+        "beneficiary": p.beneficiary,
+        "payer": p.payer,
+        "documentation": p.documentation,
+        "failure_reason": p.failure_reason,
+        "failure_returned_amount": decimal(p.failure_returned_amount, &p.currency),
+        "create_time": rfc3339(p.created_at),
+        "update_time": rfc3339(p.updated_at),
+        "complete_time": p.completed_at.map(rfc3339),
+    })
+}
+
+pub fn payout_response(outcome: &Outcome) -> StoredResponse {
+    match outcome {
+        Outcome::Payout(p) => ok_json(&payout(p)),
+        other => unexpected(other),
+    }
+}
+
+pub fn beneficiary(b: &outlay_store::BeneficiaryRow) -> Value {
+    json!({
+        "beneficiary_id": b.id,
+        "short_reference_id": b.short_reference_id,
+        "entity_type": b.entity_type,
+        "payment_method": b.payment_method,
+        "first_name": b.first_name,
+        "last_name": b.last_name,
+        "company_name": b.company_name,
+        "nickname": b.nickname,
+        "email": b.email,
+        "beneficiary_status": if b.status == "ACTIVE" { "ACTIVE" } else { "INACTIVE" },
+        "bank_details": b.bank_details,
+        "address": b.address,
+        "additional_info": b.additional_info,
+        "create_time": rfc3339(b.created_at),
+        "update_time": rfc3339(b.updated_at),
+    })
+}
+
+pub fn beneficiary_response(outcome: &Outcome) -> StoredResponse {
+    match outcome {
+        Outcome::Beneficiary(b) => ok_json(&beneficiary(b)),
+        Outcome::BeneficiaryDeleted => ok_json(&json!({"deleted": true})),
+        other => unexpected(other),
+    }
+}

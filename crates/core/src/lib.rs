@@ -2,10 +2,17 @@
 //! every layer. Pure code: no I/O, no clock reads, no randomness. Everything here validates on
 //! construction, so an invalid value cannot exist past the edge that parsed it.
 
+pub mod bank;
+pub mod calendar;
+pub mod corridors;
+pub mod fees;
+pub mod files;
+pub mod fx;
 pub mod idempotency;
 pub mod ids;
 pub mod ledger;
 pub mod money;
+pub mod payout;
 pub mod refs;
 
 pub use idempotency::IdempotencyKey;

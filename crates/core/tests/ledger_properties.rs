@@ -15,6 +15,7 @@ enum Op {
     Void { client: usize, amount: i64 },
     Reserve { client: usize, delta: i64 },
     LateReturn { client: usize, amount: i64 },
+    Convert { client: usize, usd_to_eur: bool, sell: i64, buy: i64 },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -27,7 +28,13 @@ fn op() -> impl Strategy<Value = Op> {
         (client.clone(), amount.clone(), 0..100i64).prop_map(|(client, amount, fee)| Op::Post { client, amount, fee }),
         (client.clone(), amount.clone()).prop_map(|(client, amount)| Op::Void { client, amount }),
         (client.clone(), -5_000..5_000i64).prop_map(|(client, delta)| Op::Reserve { client, delta }),
-        (client, amount).prop_map(|(client, amount)| Op::LateReturn { client, amount }),
+        (client.clone(), amount.clone()).prop_map(|(client, amount)| Op::LateReturn { client, amount }),
+        (client, any::<bool>(), amount.clone(), amount).prop_map(|(client, usd_to_eur, sell, buy)| Op::Convert {
+            client,
+            usd_to_eur,
+            sell,
+            buy
+        }),
     ]
 }
 
@@ -41,6 +48,7 @@ proptest! {
     #[test]
     fn any_sequence_keeps_every_invariant(ops in prop::collection::vec(op(), 1..120)) {
         let usd = Currency::parse("USD").expect("USD");
+        let eur = Currency::parse("EUR").expect("EUR");
         let clients: Vec<AccountId> = (0..3).map(|_| AccountId(Uuid::new_v4())).collect();
         let mut book = Book::new();
         for (i, op) in ops.iter().enumerate() {
@@ -53,6 +61,10 @@ proptest! {
                 Op::Void { client, amount: a } => Some(rules::void_hold(clients[client], usd, amount(a), reference)),
                 Op::Reserve { client, delta } => rules::adjust_reserve(clients[client], usd, delta, reference),
                 Op::LateReturn { client, amount: a } => Some(rules::late_return(clients[client], usd, amount(a), reference)),
+                Op::Convert { client, usd_to_eur, sell, buy } => {
+                    let (from, to) = if usd_to_eur { (usd, eur) } else { (eur, usd) };
+                    Some(rules::conversion(clients[client], from, amount(sell), to, amount(buy), reference))
+                }
             };
             let Some(draft) = draft else { continue };
             prop_assert!(draft.validate().is_ok());
@@ -85,13 +97,21 @@ proptest! {
         let report = auditor.finish(stored);
         prop_assert!(report.violations.is_empty(), "{:?}", report.violations);
 
-        // Money is conserved: the platform's FBO cash is exactly what clients hold plus revenue.
-        let total: i64 = report.balances.values().sum();
-        prop_assert_eq!(total, 0);
-        let fbo = book.balance(&LedgerKey::platform(usd, Kind::FboBank));
-        let held: i64 = book.balances().filter(|(k, _)| k.must_stay_non_negative()).map(|(_, v)| *v).sum();
-        let revenue = book.balance(&LedgerKey::platform(usd, Kind::FeeRevenue));
-        prop_assert_eq!(-fbo, held + revenue);
+        // Money is conserved per currency: the platform's FBO cash is exactly what clients hold,
+        // plus revenue, plus the FX position the platform took by converting for them.
+        for currency in [usd, eur] {
+            let total: i64 = report.balances.iter().filter(|(k, _)| k.currency == currency).map(|(_, v)| *v).sum();
+            prop_assert_eq!(total, 0);
+            let fbo = book.balance(&LedgerKey::platform(currency, Kind::FboBank));
+            let held: i64 = book
+                .balances()
+                .filter(|(k, _)| k.must_stay_non_negative() && k.currency == currency)
+                .map(|(_, v)| *v)
+                .sum();
+            let revenue = book.balance(&LedgerKey::platform(currency, Kind::FeeRevenue));
+            let fx = book.balance(&LedgerKey::platform(currency, Kind::FxPosition));
+            prop_assert_eq!(-fbo, held + revenue + fx);
+        }
     }
 
     #[test]

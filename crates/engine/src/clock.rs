@@ -24,6 +24,12 @@ impl ManualClock {
         Self(Mutex::new(start))
     }
 
+    pub fn set(&self, to: OffsetDateTime) {
+        if let Ok(mut now) = self.0.lock() {
+            *now = to;
+        }
+    }
+
     pub fn advance(&self, by: Duration) {
         if let Ok(mut now) = self.0.lock() {
             *now += by;

@@ -39,16 +39,160 @@ pub enum Settlement {
     Fail { reason: String },
 }
 
+/// A beneficiary whose fields have been validated against its corridor.
+#[derive(Clone, Debug)]
+pub struct NewBeneficiary {
+    pub account: AccountId,
+    pub entity_type: String,
+    pub payment_method: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company_name: Option<String>,
+    pub nickname: Option<String>,
+    pub email: Option<String>,
+    pub bank_country_code: String,
+    pub account_currency_code: String,
+    pub clearing_system: Option<String>,
+    pub bank_details: serde_json::Value,
+    pub address: Option<serde_json::Value>,
+    pub additional_info: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Debug)]
+pub enum BeneficiarySource {
+    Stored(Uuid),
+    Inline(Box<NewBeneficiary>),
+}
+
+/// A supporting document attached to a payout.
+#[derive(Clone, Debug)]
+pub enum Document {
+    FileId(Uuid),
+    /// Sent inline as a data URI; stored as a file in the payout's transaction.
+    Inline(FileUpload),
+}
+
+#[derive(Clone, Debug)]
+pub struct FileUpload {
+    pub name: String,
+    /// Detected from the content: jpeg, png, pdf, doc or docx.
+    pub file_type: &'static str,
+    pub bytes: std::sync::Arc<[u8]>,
+    pub notes: Option<String>,
+}
+
+/// A payout request whose fields have each been parsed; the rules that need stored data
+/// (beneficiary, quote, files, balance) are checked in the writer.
+#[derive(Clone, Debug)]
+pub struct NewPayout {
+    pub account: AccountId,
+    pub currency: Currency,
+    pub amount: Amount,
+    pub purpose: outlay_core::payout::PurposeCode,
+    pub payout_reference: String,
+    pub fee_paid_by: Option<outlay_core::payout::FeePaidBy>,
+    pub payout_date: time::Date,
+    pub quote_id: Option<Uuid>,
+    pub payout_currency: Option<Currency>,
+    pub payout_amount: Option<Amount>,
+    pub beneficiary: BeneficiarySource,
+    pub payer: Option<serde_json::Value>,
+    pub documentation: Vec<Document>,
+    pub unique_request_id: Option<String>,
+}
+
+/// A quote request whose fields have each been parsed; the rate is looked up in the writer.
+#[derive(Clone, Debug)]
+pub struct NewQuote {
+    pub account: AccountId,
+    pub sell_currency: Currency,
+    pub buy_currency: Currency,
+    pub fixed: outlay_core::fx::Fixed,
+    pub conversion_date: time::Date,
+    pub transaction_type: outlay_core::fx::TransactionType,
+}
+
+/// A conversion request: the quote it uses and the parameters that must match it.
+#[derive(Clone, Debug)]
+pub struct NewConversion {
+    pub account: AccountId,
+    pub quote_id: Uuid,
+    pub sell_currency: Currency,
+    pub buy_currency: Currency,
+    pub conversion_date: time::Date,
+    /// Optional on the wire; when sent they must equal the quote's.
+    pub sell_amount: Option<Amount>,
+    pub buy_amount: Option<Amount>,
+    pub reference: Option<String>,
+}
+
 #[derive(Clone, Debug)]
 pub enum Command {
-    CreateAccount { name: String, parent: Option<AccountId>, client_id: String, api_key_hash: String },
-    SetBankAccount { account: AccountId, bank: Option<BankAccount> },
-    IssueToken { account: AccountId, credential: Uuid, token_hash: String, expires_at: OffsetDateTime },
+    SetRates {
+        rates: Vec<(outlay_core::fx::CurrencyPair, outlay_core::fx::Rate)>,
+        source: String,
+    },
+    CreateQuote(NewQuote),
+    CreateConversion(NewConversion),
+    CreateAccount {
+        name: String,
+        parent: Option<AccountId>,
+        client_id: String,
+        api_key_hash: String,
+    },
+    SetBankAccount {
+        account: AccountId,
+        bank: Option<BankAccount>,
+    },
+    IssueToken {
+        account: AccountId,
+        credential: Uuid,
+        token_hash: String,
+        expires_at: OffsetDateTime,
+    },
     CreateDeposit(NewDeposit),
-    SettleDeposit { account: AccountId, deposit: Uuid, settlement: Settlement },
-    CreateWithdrawal { account: AccountId, currency: Currency, amount: Amount, reference: Option<String> },
-    SettleWithdrawal { account: AccountId, withdrawal: Uuid, settlement: Settlement },
-    SetReserve { account: AccountId, currency: Currency, target: Amount },
+    SettleDeposit {
+        account: AccountId,
+        deposit: Uuid,
+        settlement: Settlement,
+    },
+    CreateWithdrawal {
+        account: AccountId,
+        currency: Currency,
+        amount: Amount,
+        reference: Option<String>,
+    },
+    SettleWithdrawal {
+        account: AccountId,
+        withdrawal: Uuid,
+        settlement: Settlement,
+    },
+    SetReserve {
+        account: AccountId,
+        currency: Currency,
+        target: Amount,
+    },
+    CreateBeneficiary(Box<NewBeneficiary>),
+    UpdateBeneficiary {
+        id: Uuid,
+        update: Box<NewBeneficiary>,
+    },
+    DeleteBeneficiary {
+        account: AccountId,
+        id: Uuid,
+    },
+    UploadFile {
+        account: AccountId,
+        file: FileUpload,
+    },
+    CreatePayout(Box<NewPayout>),
+    /// Move a payout along its lifecycle (cancel, send, complete, fail, reject, return).
+    TransitionPayout {
+        account: AccountId,
+        payout: Uuid,
+        to: outlay_core::payout::PayoutState,
+        reason: Option<String>,
+    },
 }
 
 impl Command {
@@ -56,23 +200,38 @@ impl Command {
     pub fn chain_owners(&self) -> Option<AccountId> {
         match self {
             Command::CreateAccount { .. } | Command::SetBankAccount { .. } | Command::IssueToken { .. } => None,
+            Command::SetRates { .. } | Command::CreateQuote(_) => None,
+            Command::CreateConversion(c) => Some(c.account),
             Command::CreateDeposit(d) => Some(d.account),
             Command::SettleDeposit { account, .. }
             | Command::CreateWithdrawal { account, .. }
             | Command::SettleWithdrawal { account, .. }
-            | Command::SetReserve { account, .. } => Some(*account),
+            | Command::SetReserve { account, .. }
+            | Command::TransitionPayout { account, .. } => Some(*account),
+            Command::CreatePayout(p) => Some(p.account),
+            Command::CreateBeneficiary(_)
+            | Command::UpdateBeneficiary { .. }
+            | Command::DeleteBeneficiary { .. }
+            | Command::UploadFile { .. } => None,
         }
     }
 }
 
 #[derive(Clone, Debug)]
 pub enum Outcome {
+    RatesSet { count: usize },
+    Quote(Box<outlay_store::QuoteRow>),
+    Conversion(Box<outlay_store::ConversionRow>),
     AccountCreated { account: AccountRow, credential_id: Uuid },
     BankAccountSet,
     TokenIssued,
     Deposit(DepositRow),
     Withdrawal(WithdrawalRow),
     ReserveSet { currency: Currency, reserve: Amount, available: Amount },
+    Beneficiary(outlay_store::BeneficiaryRow),
+    BeneficiaryDeleted,
+    File(outlay_store::FileRow),
+    Payout(Box<outlay_store::PayoutRow>),
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -2,6 +2,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use outlay_core::AccountId;
+use outlay_core::fees::FeeSchedule;
 use outlay_store::Store;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -15,11 +16,15 @@ pub struct EngineConfig {
     pub max_batch: usize,
     /// Requests waiting for the writer before new ones are refused as overloaded.
     pub queue_capacity: usize,
+    /// Fees charged on payouts.
+    pub fees: FeeSchedule,
+    /// Markup applied to mid rates against the client, in basis points.
+    pub fx_markup_bps: u32,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { max_batch: 1024, queue_capacity: 16_384 }
+        Self { max_batch: 1024, queue_capacity: 16_384, fees: FeeSchedule::default(), fx_markup_bps: 50 }
     }
 }
 
@@ -32,6 +37,8 @@ pub struct Engine {
     stats: Arc<WriterStats>,
     shutdown: CancellationToken,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    config: Arc<EngineConfig>,
+    fx_markup: outlay_core::fx::Markup,
 }
 
 /// Removes an idempotency key from the in-flight set when the request ends, however it ends.
@@ -57,11 +64,14 @@ impl Engine {
         let (queue, rx) = mpsc::channel(config.queue_capacity.max(1));
         let stats = Arc::new(WriterStats::default());
         let shutdown = CancellationToken::new();
+        let fx_markup = outlay_core::fx::Markup::from_bps(config.fx_markup_bps)?;
+        let config = Arc::new(config);
         let writer = Writer {
             store: store.clone(),
             clock: clock.clone(),
             max_batch: config.max_batch.max(1),
             stats: stats.clone(),
+            config: config.clone(),
         };
         let handle = writer.spawn(rx, shutdown.clone()).await?;
         Ok(Arc::new(Self {
@@ -72,6 +82,8 @@ impl Engine {
             stats,
             shutdown,
             writer_thread: Mutex::new(Some(handle)),
+            config,
+            fx_markup,
         }))
     }
 
@@ -81,6 +93,16 @@ impl Engine {
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// The settings the engine was started with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The FX markup taken from client rates (validated when the engine started).
+    pub fn fx_markup(&self) -> outlay_core::fx::Markup {
+        self.fx_markup
     }
 
     pub fn writer_stats(&self) -> &WriterStats {

@@ -67,3 +67,56 @@ pub fn event(
         created_at: at,
     }
 }
+
+pub fn payout_data(p: &outlay_store::PayoutRow) -> Value {
+    let state = p.state.parse::<outlay_core::payout::PayoutState>().ok();
+    json!({
+        "account_id": p.account_id,
+        "payout_id": p.id,
+        "short_reference_id": p.short_reference_id,
+        "payout_status": state.map_or("FAILED", outlay_core::payout::PayoutState::wire_status),
+        "outlay_status": p.state,
+        "amount": decimal(p.amount, &p.currency),
+        "currency": p.currency,
+        "payout_amount": decimal(p.payout_amount, &p.payout_currency),
+        "payout_currency": p.payout_currency,
+        "fee_amount": decimal(p.fee_amount, &p.currency),
+        "fee_currency": p.currency,
+        "fee_paid_by": p.fee_paid_by,
+        "payment_date": p.payout_date.to_string(),
+        "payment_type": p.payment_method,
+        "beneficiary_id": p.beneficiary_id,
+        "quote_id": p.quote_id,
+        "reference": p.payout_reference,
+        "failure_reason": p.failure_reason,
+        "failure_returned_amount": decimal(p.failure_returned_amount, &p.currency),
+        "unique_request_id": p.unique_request_id,
+        "create_time": rfc3339(p.created_at),
+        "complete_time": p.completed_at.map(rfc3339),
+    })
+}
+
+/// A conversion as the API and its events show it: UQPAY's list/get fields plus the fields of
+/// its create response (`status`, `created_date`, `currency_pair`, `reference`).
+pub fn conversion_data(c: &outlay_store::ConversionRow) -> Value {
+    json!({
+        "conversion_id": c.id,
+        "short_reference_id": c.short_reference_id,
+        "account_id": c.account_id,
+        "quote_id": c.quote_id,
+        "sell_currency": c.sell_currency,
+        "sell_amount": decimal(c.sell_amount, &c.sell_currency),
+        "buy_currency": c.buy_currency,
+        "buy_amount": decimal(c.buy_amount, &c.buy_currency),
+        "currency_pair": format!("{}{}", c.sell_currency, c.buy_currency),
+        "client_rate": c.client_rate,
+        "conversion_date": c.conversion_date.to_string(),
+        "conversion_status": c.status,
+        "status": c.status,
+        "reference": c.reference,
+        "create_time": rfc3339(c.created_at),
+        "created_date": rfc3339(c.created_at),
+        "settle_time": c.completed_at.map(rfc3339),
+        "complete_time": c.completed_at.map(rfc3339),
+    })
+}

@@ -43,3 +43,8 @@ pub fn request_hash(method: &str, path: &str, acting_for: AccountId, body: &serd
     }
     hex::encode(h.finalize())
 }
+
+/// SHA-256 of raw content, for fingerprints of requests that are not JSON.
+pub fn content_hash(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}

@@ -15,7 +15,10 @@ pub mod verify;
 mod writer;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use command::{Command, CommandError, DepositOutcome, NewDeposit, Outcome, Settlement};
+pub use command::{
+    BeneficiarySource, Command, CommandError, DepositOutcome, Document, FileUpload, NewBeneficiary, NewConversion,
+    NewDeposit, NewPayout, NewQuote, Outcome, Settlement,
+};
 pub use engine::{Engine, EngineConfig};
 pub use idempotency::{IdempotencyContext, StoredResponse, WriteResult};
 pub use writer::WriterStats;

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use outlay_core::ledger::Auditor;
+use outlay_core::payout::PayoutState;
 use outlay_store::{Store, StoreResult};
 
 #[derive(Debug, Default)]
@@ -13,8 +14,25 @@ pub struct VerifyReport {
     pub balances_checked: u64,
     pub holds_checked: u64,
     pub violations: Vec<String>,
-    /// Per currency: (FBO cash held, client balances, fee revenue), in minor units.
-    pub totals: Vec<(String, i64, i64, i64)>,
+    /// Per currency, in minor units; `fbo_cash` always equals the sum of the others.
+    pub totals: Vec<CurrencyTotals>,
+}
+
+/// Where the cash at the FBO bank is owed, in one currency.
+#[derive(Debug, Default, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CurrencyTotals {
+    pub currency: String,
+    /// Cash held at the FBO bank (the platform asset, so minus its ledger balance).
+    pub fbo_cash: i64,
+    /// Every client balance: available, pending, reserve and wallets.
+    pub client_balances: i64,
+    pub fee_revenue: i64,
+    /// The platform's net position from conversions: positive when it holds this currency that
+    /// clients sold, negative when it owes this currency that clients bought (to be squared with
+    /// its liquidity provider).
+    pub fx_position: i64,
+    /// Any other platform account, such as money handed to a rail and not yet confirmed.
+    pub other_platform: i64,
 }
 
 impl VerifyReport {
@@ -28,7 +46,7 @@ impl VerifyReport {
             format!("{} per-account hash chains are unbroken and match their heads (no row edited)", self.chains),
             format!("{} client balances equal the sum of their entries and are not negative", self.balances_checked),
             "no client balance went negative at any point of its chain".to_owned(),
-            format!("{} deposits and withdrawals hold exactly what their status says", self.holds_checked),
+            format!("{} deposits, withdrawals and payouts hold exactly what their status says", self.holds_checked),
         ]
     }
 }
@@ -38,6 +56,7 @@ fn expected_pending(reference_type: &str, status: &str, amount: i64, fee: i64) -
     match (reference_type, status) {
         ("deposit", "PENDING") => amount,
         ("withdrawal", "PENDING") => amount + fee,
+        ("payout", state) if state.parse::<PayoutState>().is_ok_and(PayoutState::holds_funds) => amount + fee,
         _ => 0,
     }
 }
@@ -89,17 +108,21 @@ pub async fn verify_ledger(store: &dyn Store) -> StoreResult<VerifyReport> {
         }
     }
 
-    let mut totals: HashMap<String, (i64, i64, i64)> = HashMap::new();
+    let mut totals: HashMap<String, CurrencyTotals> = HashMap::new();
     for (key, balance) in &report.balances {
-        let t = totals.entry(key.currency.code().to_owned()).or_default();
+        let code = key.currency.code();
+        let t = totals
+            .entry(code.to_owned())
+            .or_insert_with(|| CurrencyTotals { currency: code.to_owned(), ..Default::default() });
         match key.kind {
-            outlay_core::ledger::Kind::FboBank => t.0 -= balance,
-            outlay_core::ledger::Kind::FeeRevenue => t.2 += balance,
-            ref k if k.is_client_owned() => t.1 += balance,
-            _ => {}
+            outlay_core::ledger::Kind::FboBank => t.fbo_cash -= balance,
+            outlay_core::ledger::Kind::FeeRevenue => t.fee_revenue += balance,
+            outlay_core::ledger::Kind::FxPosition => t.fx_position += balance,
+            ref k if k.is_client_owned() => t.client_balances += balance,
+            _ => t.other_platform += balance,
         }
     }
-    let mut totals: Vec<_> = totals.into_iter().map(|(c, (fbo, clients, fees))| (c, fbo, clients, fees)).collect();
+    let mut totals: Vec<_> = totals.into_values().collect();
     totals.sort();
     out.totals = totals;
     Ok(out)

@@ -55,6 +55,7 @@ pub(crate) struct Writer {
     pub clock: Arc<dyn Clock>,
     pub max_batch: usize,
     pub stats: Arc<WriterStats>,
+    pub config: Arc<crate::EngineConfig>,
 }
 
 impl Writer {
@@ -161,7 +162,7 @@ impl Writer {
     ) -> Result<Vec<Result<WriteResult, CommandError>>, BatchError> {
         let mut tx = conn.begin().await?;
         tx.lock_chains(owners).await?;
-        let ctx = Ctx { now: self.clock.now() };
+        let ctx = Ctx { now: self.clock.now(), config: &self.config };
         let mut results = Vec::with_capacity(jobs.len());
         for job in jobs {
             results.push(run_one(tx.as_mut(), &job.request, &ctx).await?);
@@ -182,7 +183,7 @@ fn replay_or_mismatch(record: IdempotencyRecord, idem: &IdempotencyContext) -> R
 async fn run_one(
     tx: &mut dyn WriteTx,
     request: &WriteRequest,
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
 ) -> Result<Result<WriteResult, CommandError>, BatchError> {
     let mut attempt = 0;
     loop {

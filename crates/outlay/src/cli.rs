@@ -16,7 +16,7 @@ use outlay_store::BankAccount;
 use serde_json::json;
 
 use crate::config::{self, FileConfig, ServeSettings};
-use crate::server;
+use crate::{rates, server};
 
 #[derive(Parser, Debug)]
 #[command(name = "outlay", version, about = "Outlay: a self-hostable payouts platform")]
@@ -38,6 +38,9 @@ pub struct Global {
     /// sqlite://path or postgres://user@host/db. Default: sqlite in the data dir.
     #[arg(long, global = true, env = "OUTLAY_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// FX markup taken from client rates, in basis points (default 50, config `[fx] markup_bps`).
+    #[arg(long, global = true, env = "OUTLAY_FX_MARKUP_BPS")]
+    pub fx_markup_bps: Option<u32>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -58,6 +61,9 @@ pub enum Cmd {
     /// Check the ledger.
     #[command(subcommand)]
     Ledger(LedgerCmd),
+    /// Set and list the FX mid rates that quotes and conversions are priced from.
+    #[command(subcommand)]
+    Rates(RatesCmd),
     /// Print an example config file.
     DefaultConfig,
 }
@@ -139,6 +145,24 @@ pub enum ReservesCmd {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum RatesCmd {
+    /// Set one mid rate: --pair USDSGD --rate 1.3456 means 1 USD = 1.3456 SGD.
+    Set {
+        #[arg(long)]
+        pair: String,
+        #[arg(long)]
+        rate: String,
+    },
+    /// Load mid rates from a CSV file with the header `currency_pair,rate`: all or nothing.
+    Load { file: PathBuf },
+    /// List the mid rates with the client's buy and sell prices at the configured markup.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum LedgerCmd {
     /// Prove every ledger invariant; exit 1 naming each violation.
     Verify {
@@ -162,7 +186,16 @@ async fn open_engine(global: &Global, file: &FileConfig) -> anyhow::Result<Arc<E
     let url = config::database_url(global.database_url.clone(), file, &data_dir);
     let store =
         outlay_store::open(&url).await.with_context(|| format!("opening {}", outlay_store::redact_url(&url)))?;
-    Engine::start(store, Arc::new(SystemClock), EngineConfig::default()).await
+    Engine::start(store, Arc::new(SystemClock), engine_config(global, file)).await
+}
+
+/// The engine's settings: the config file's, with the flags' and environment's overrides.
+fn engine_config(global: &Global, file: &FileConfig) -> EngineConfig {
+    let mut engine = config::writer_config(file);
+    if let Some(bps) = global.fx_markup_bps {
+        engine.fx_markup_bps = bps;
+    }
+    engine
 }
 
 /// Run the CLI; returns the process exit code.
@@ -184,6 +217,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Cmd::Deposits(cmd) => with_engine(&cli.global, &file, |engine| deposits(engine, cmd)).await,
         Cmd::Reserves(cmd) => with_engine(&cli.global, &file, |engine| reserves(engine, cmd)).await,
         Cmd::Ledger(LedgerCmd::Verify { json }) => with_engine(&cli.global, &file, |engine| verify(engine, json)).await,
+        Cmd::Rates(cmd) => {
+            with_engine(&cli.global, &file, |engine| async move {
+                match cmd {
+                    RatesCmd::Set { pair, rate } => rates::set(engine, &pair, &rate).await,
+                    RatesCmd::Load { file } => rates::load(engine, &file).await,
+                    RatesCmd::List { json } => rates::list(engine, json).await,
+                }
+            })
+            .await
+        }
     }
 }
 
@@ -218,7 +261,7 @@ async fn serve(global: &Global, file: &FileConfig, args: ServeArgs) -> anyhow::R
         settle_after: Duration::from_millis(
             args.sandbox_settle_after_ms.or(file.sandbox.settle_after_ms).unwrap_or(2_000),
         ),
-        engine: config::writer_config(file),
+        engine: engine_config(global, file),
     };
     let server = server::start(settings.clone()).await?;
     let signal = server::shutdown_signal()?;
@@ -359,15 +402,30 @@ async fn verify(engine: Arc<Engine>, json: bool) -> anyhow::Result<i32> {
                 "ok": report.ok(),
                 "checks": report.checks(),
                 "violations": report.violations,
-                "totals": report.totals.iter().map(|(c, fbo, clients, fees)| json!({"currency": c, "fbo_bank": fbo, "client_balances": clients, "fee_revenue": fees})).collect::<Vec<_>>(),
+                "totals": report.totals.iter().map(|t| json!({
+                    "currency": t.currency,
+                    "fbo_bank": t.fbo_cash,
+                    "client_balances": t.client_balances,
+                    "fee_revenue": t.fee_revenue,
+                    "fx_position": t.fx_position,
+                    "other_platform": t.other_platform,
+                })).collect::<Vec<_>>(),
             })
         );
     } else {
         for check in report.checks() {
             println!("checked: {check}");
         }
-        for (currency, fbo, clients, fees) in &report.totals {
-            println!("{currency}: FBO cash {fbo} = client balances {clients} + fee revenue {fees} (minor units)");
+        for t in &report.totals {
+            let other = if t.other_platform == 0 {
+                String::new()
+            } else {
+                format!(" + other platform accounts {}", t.other_platform)
+            };
+            println!(
+                "{}: FBO cash {} = client balances {} + fee revenue {} + FX position {}{other} (minor units)",
+                t.currency, t.fbo_cash, t.client_balances, t.fee_revenue, t.fx_position
+            );
         }
         if report.ok() {
             println!("ledger OK");

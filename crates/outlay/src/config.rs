@@ -22,6 +22,8 @@ pub struct FileConfig {
     pub sandbox: SandboxFile,
     #[serde(default)]
     pub writer: WriterFile,
+    #[serde(default)]
+    pub fx: FxFile,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -36,6 +38,13 @@ pub struct SandboxFile {
 pub struct WriterFile {
     pub max_batch: Option<usize>,
     pub queue_capacity: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FxFile {
+    /// Markup taken from client rates, in basis points (50 = 0.50%).
+    pub markup_bps: Option<u32>,
 }
 
 impl FileConfig {
@@ -81,6 +90,8 @@ pub fn writer_config(file: &FileConfig) -> EngineConfig {
     EngineConfig {
         max_batch: file.writer.max_batch.unwrap_or(defaults.max_batch),
         queue_capacity: file.writer.queue_capacity.unwrap_or(defaults.queue_capacity),
+        fx_markup_bps: file.fx.markup_bps.unwrap_or(defaults.fx_markup_bps),
+        ..defaults
     }
 }
 
@@ -96,4 +107,7 @@ settle_after_ms = 2000      # pending deposits and withdrawals settle after this
 [writer]
 max_batch = 1024            # most commands per transaction (group commit)
 queue_capacity = 16384      # waiting requests before new writes get 503
+
+[fx]
+markup_bps = 50             # taken from the mid rate against the client (50 = 0.50%); below 10000
 "#;

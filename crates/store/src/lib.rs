@@ -98,6 +98,34 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Page<WithdrawalRow>>;
     async fn pending_withdrawals(&self, before: OffsetDateTime, limit: u32) -> StoreResult<Vec<WithdrawalRow>>;
 
+    async fn beneficiary(&self, account: AccountId, id: Uuid) -> StoreResult<Option<BeneficiaryRow>>;
+    async fn beneficiaries(
+        &self,
+        account: AccountId,
+        filter: &BeneficiaryFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<BeneficiaryRow>>;
+    async fn file(&self, account: AccountId, id: Uuid) -> StoreResult<Option<FileRow>>;
+    async fn payout(&self, account: AccountId, id: Uuid) -> StoreResult<Option<PayoutRow>>;
+    async fn payouts(
+        &self,
+        account: AccountId,
+        filter: &PayoutFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<PayoutRow>>;
+    async fn payout_history(&self, id: Uuid) -> StoreResult<Vec<PayoutTransition>>;
+
+    /// Every operator-set mid rate, by pair.
+    async fn fx_rates(&self) -> StoreResult<Vec<FxRateRow>>;
+    async fn quote(&self, account: AccountId, id: Uuid) -> StoreResult<Option<QuoteRow>>;
+    async fn conversion(&self, account: AccountId, id: Uuid) -> StoreResult<Option<ConversionRow>>;
+    async fn conversions(
+        &self,
+        account: AccountId,
+        filter: &ConversionFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<ConversionRow>>;
+
     /// Every client-owned ledger account of `account`.
     async fn balances(&self, account: AccountId) -> StoreResult<Vec<BalanceRow>>;
     async fn transactions(
@@ -170,6 +198,26 @@ pub trait WriteTx: Send {
         at: OffsetDateTime,
         failure_reason: Option<&str>,
     ) -> StoreResult<()>;
+
+    async fn insert_beneficiary(&mut self, row: &BeneficiaryRow) -> StoreResult<()>;
+    /// Replace every mutable field of an existing beneficiary.
+    async fn update_beneficiary(&mut self, row: &BeneficiaryRow) -> StoreResult<()>;
+    async fn beneficiary(&mut self, id: Uuid) -> StoreResult<Option<BeneficiaryRow>>;
+    async fn insert_file(&mut self, row: &FileRow, content: &[u8]) -> StoreResult<()>;
+    async fn file(&mut self, id: Uuid) -> StoreResult<Option<FileRow>>;
+    async fn insert_payout(&mut self, row: &PayoutRow) -> StoreResult<()>;
+    async fn payout(&mut self, id: Uuid) -> StoreResult<Option<PayoutRow>>;
+    /// Move a payout to `to_state` and append the transition to its history.
+    async fn set_payout_state(&mut self, change: &PayoutStateChange) -> StoreResult<()>;
+
+    /// Insert or replace the rate of `row.currency_pair`.
+    async fn upsert_fx_rate(&mut self, row: &FxRateRow) -> StoreResult<()>;
+    async fn fx_rate(&mut self, currency_pair: &str) -> StoreResult<Option<FxRateRow>>;
+    async fn insert_quote(&mut self, row: &QuoteRow) -> StoreResult<()>;
+    async fn quote(&mut self, id: Uuid) -> StoreResult<Option<QuoteRow>>;
+    /// Mark a quote used, only if it is not used yet: true when this call used it.
+    async fn mark_quote_used(&mut self, id: Uuid, used_by: Uuid, at: OffsetDateTime) -> StoreResult<bool>;
+    async fn insert_conversion(&mut self, row: &ConversionRow) -> StoreResult<()>;
 
     /// Append to the outbox; `object_seq` is the next sequence number of `event.source_id`.
     async fn insert_event(&mut self, event: &NewEvent) -> StoreResult<i64>;

@@ -19,8 +19,40 @@ impl Migration {
     }
 }
 
-pub const SQLITE: &[Migration] =
-    &[Migration { version: 1, name: "foundation", sql: include_str!("../migrations/sqlite/0001_foundation.sql") }];
+pub const SQLITE: &[Migration] = &[
+    Migration { version: 1, name: "foundation", sql: include_str!("../migrations/sqlite/0001_foundation.sql") },
+    Migration {
+        version: 2,
+        name: "beneficiaries_files",
+        sql: include_str!("../migrations/sqlite/0002_beneficiaries_files.sql"),
+    },
+    Migration { version: 3, name: "fx", sql: include_str!("../migrations/sqlite/0003_fx.sql") },
+    Migration { version: 4, name: "payouts", sql: include_str!("../migrations/sqlite/0004_payouts.sql") },
+];
 
-pub const POSTGRES: &[Migration] =
-    &[Migration { version: 1, name: "foundation", sql: include_str!("../migrations/postgres/0001_foundation.sql") }];
+pub const POSTGRES: &[Migration] = &[
+    Migration { version: 1, name: "foundation", sql: include_str!("../migrations/postgres/0001_foundation.sql") },
+    Migration {
+        version: 2,
+        name: "beneficiaries_files",
+        sql: include_str!("../migrations/postgres/0002_beneficiaries_files.sql"),
+    },
+    Migration { version: 3, name: "fx", sql: include_str!("../migrations/postgres/0003_fx.sql") },
+    Migration { version: 4, name: "payouts", sql: include_str!("../migrations/postgres/0004_payouts.sql") },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Numbers may have gaps (migrations are written in parallel) but must increase, and each
+    /// backend must have the same versions.
+    #[test]
+    fn versions_increase_and_match_across_backends() {
+        for list in [SQLITE, POSTGRES] {
+            assert!(list.windows(2).all(|w| w[0].version < w[1].version), "versions must increase");
+        }
+        let versions = |list: &[Migration]| list.iter().map(|m| (m.version, m.name)).collect::<Vec<_>>();
+        assert_eq!(versions(SQLITE), versions(POSTGRES));
+    }
+}

@@ -197,3 +197,182 @@ pub struct NewEvent {
     pub data: Value,
     pub created_at: OffsetDateTime,
 }
+
+/// A stored beneficiary. The nested UQPAY objects are kept as JSON documents.
+#[derive(Clone, Debug)]
+pub struct BeneficiaryRow {
+    pub id: Uuid,
+    pub account_id: AccountId,
+    pub short_reference_id: String,
+    pub entity_type: String,
+    pub payment_method: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company_name: Option<String>,
+    pub nickname: Option<String>,
+    pub email: Option<String>,
+    pub bank_country_code: String,
+    pub account_currency_code: String,
+    pub clearing_system: Option<String>,
+    pub bank_details: Value,
+    pub address: Option<Value>,
+    pub additional_info: Option<Value>,
+    /// ACTIVE or DELETED.
+    pub status: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct BeneficiaryFilter {
+    pub currency: Option<String>,
+    pub country: Option<String>,
+    pub entity_type: Option<String>,
+    pub payment_method: Option<String>,
+}
+
+/// An uploaded supporting document (metadata; the content is read separately).
+#[derive(Clone, Debug)]
+pub struct FileRow {
+    pub id: Uuid,
+    pub account_id: AccountId,
+    pub file_name: String,
+    /// jpeg, png, pdf, doc or docx, as detected from the content.
+    pub file_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub notes: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug)]
+pub struct PayoutRow {
+    pub id: Uuid,
+    pub account_id: AccountId,
+    pub short_reference_id: String,
+    pub unique_request_id: Option<String>,
+    pub currency: String,
+    pub amount: i64,
+    pub fee_amount: i64,
+    pub fee_paid_by: Option<String>,
+    pub payout_currency: String,
+    pub payout_amount: i64,
+    pub quote_id: Option<Uuid>,
+    pub client_rate: Option<String>,
+    pub purpose_code: String,
+    pub payout_reference: String,
+    pub payout_date: time::Date,
+    pub payment_method: String,
+    pub clearing_system: Option<String>,
+    pub beneficiary_id: Uuid,
+    /// The beneficiary as it was when the payout was created.
+    pub beneficiary: Value,
+    pub payer: Option<Value>,
+    /// `[{"file_id": ...}]`
+    pub documentation: Value,
+    /// Outlay's fine state (SCHEDULED, READY_TO_SEND, SENT, COMPLETED, FAILED, REJECTED, CANCELLED, RETURNED).
+    pub state: String,
+    pub failure_reason: Option<String>,
+    pub failure_returned_amount: i64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub completed_at: Option<OffsetDateTime>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct PayoutFilter {
+    /// Fine states to include (a wire status maps to one or more).
+    pub states: Option<Vec<String>>,
+    pub currency: Option<String>,
+    pub beneficiary_id: Option<Uuid>,
+    pub start_time: Option<OffsetDateTime>,
+    pub end_time: Option<OffsetDateTime>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PayoutTransition {
+    pub seq: i64,
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub reason: Option<String>,
+    pub at: OffsetDateTime,
+}
+
+/// One step of a payout's lifecycle, written with its history row.
+#[derive(Clone, Debug)]
+pub struct PayoutStateChange {
+    pub id: Uuid,
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub reason: Option<String>,
+    pub failure_reason: Option<String>,
+    pub failure_returned_amount: i64,
+    pub completed_at: Option<OffsetDateTime>,
+    pub at: OffsetDateTime,
+}
+
+/// An operator-set mid rate: one `base` in `quote` (`USDSGD` 1.3456: 1 USD = 1.3456 SGD).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FxRateRow {
+    pub currency_pair: String,
+    /// Exact decimal string.
+    pub rate: String,
+    /// Where the rate came from: `cli`, `file:<name>`.
+    pub source: String,
+    pub updated_at: OffsetDateTime,
+}
+
+/// A quote: a client rate and both amounts, valid for a short window, used at most once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuoteRow {
+    pub id: Uuid,
+    pub account_id: AccountId,
+    pub sell_currency: String,
+    pub sell_amount: i64,
+    pub buy_currency: String,
+    pub buy_amount: i64,
+    /// `sell` or `buy`: the side the client fixed.
+    pub fixed_side: String,
+    /// Mid rate, buy currency per sell currency, rounded to 10 places (for the record).
+    pub mid_rate: String,
+    /// The rate the amounts were computed with (mid less markup, rounded down).
+    pub client_rate: String,
+    pub markup_bps: i32,
+    /// `conversion` or `payout`.
+    pub transaction_type: String,
+    pub conversion_date: time::Date,
+    pub valid_from: OffsetDateTime,
+    pub valid_to: OffsetDateTime,
+    pub used_at: Option<OffsetDateTime>,
+    /// The object (conversion, payout) that used the quote.
+    pub used_by: Option<Uuid>,
+}
+
+/// A conversion between two of an account's own currency balances.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConversionRow {
+    pub id: Uuid,
+    pub account_id: AccountId,
+    pub short_reference_id: String,
+    pub quote_id: Uuid,
+    pub sell_currency: String,
+    pub sell_amount: i64,
+    pub buy_currency: String,
+    pub buy_amount: i64,
+    pub client_rate: String,
+    /// UQPAY's statuses; Outlay's conversions settle at once, so COMPLETED.
+    pub status: String,
+    pub conversion_date: time::Date,
+    pub reference: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub completed_at: Option<OffsetDateTime>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ConversionFilter {
+    pub status: Option<String>,
+    pub sell_currency: Option<String>,
+    pub buy_currency: Option<String>,
+    pub start_time: Option<OffsetDateTime>,
+    pub end_time: Option<OffsetDateTime>,
+}

@@ -32,11 +32,15 @@ use crate::{
     IdempotencyRecord, NewEvent, Page, PageRequest, PendingByReference, PostError, Store, StoreError, StoreResult,
     TokenRow, TransactionFilter, TransactionRow, WithdrawalFilter, WithdrawalRow, WriteTx, WriterConn, redact_url,
 };
+use crate::{BeneficiaryFilter, BeneficiaryRow, FileRow, PayoutFilter, PayoutRow, PayoutStateChange, PayoutTransition};
 
 /// Read connections per process.
 const POOL_SIZE: usize = 8;
 /// Key of the transaction-scoped advisory lock that serialises migrations across nodes
 /// ("outlay" in ASCII, then the migrator's number).
+mod fx;
+mod payouts;
+
 const MIGRATION_LOCK_KEY: i64 = 0x6f75_746c_6179_0001;
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];
@@ -268,7 +272,8 @@ const SQL_AUDIT_PENDING: &str = "SELECT e.account_id, e.reference_type, e.refere
      FROM journal_lines l JOIN ledger_accounts a ON a.id = l.ledger_account_id JOIN journal_entries e ON e.id = l.entry_id \
      WHERE a.kind = 'pending' AND a.owner_id <> 'platform' GROUP BY 1, 2, 3, 4";
 const SQL_AUDIT_HOLDABLE: &str = "SELECT account_id, 'deposit'::text, id::text, status, currency, amount, fee FROM deposits \
-     UNION ALL SELECT account_id, 'withdrawal'::text, id::text, status, currency, amount, fee FROM withdrawals";
+     UNION ALL SELECT account_id, 'withdrawal'::text, id::text, status, currency, amount, fee FROM withdrawals \
+     UNION ALL SELECT account_id, 'payout'::text, id::text, state, currency, amount, fee_amount FROM payouts";
 
 // Writer statements.
 const SQL_LOCK_CHAINS_CREATE: &str = "INSERT INTO ledger_chains (account_id, seq, head_hash) \
@@ -559,6 +564,27 @@ impl Store for PgStore {
         collect(&rows, withdrawal_from_row)
     }
 
+    async fn fx_rates(&self) -> StoreResult<Vec<crate::FxRateRow>> {
+        self.fx_rates_read().await
+    }
+
+    async fn quote(&self, account: AccountId, id: Uuid) -> StoreResult<Option<crate::QuoteRow>> {
+        self.quote_read(account, id).await
+    }
+
+    async fn conversion(&self, account: AccountId, id: Uuid) -> StoreResult<Option<crate::ConversionRow>> {
+        self.conversion_read(account, id).await
+    }
+
+    async fn conversions(
+        &self,
+        account: AccountId,
+        filter: &crate::ConversionFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<crate::ConversionRow>> {
+        self.conversions_read(account, filter, page).await
+    }
+
     async fn balances(&self, account: AccountId) -> StoreResult<Vec<BalanceRow>> {
         let rows = self.rows(SQL_BALANCES, &[&account.to_string()]).await?;
         collect(&rows, |r| {
@@ -620,6 +646,56 @@ impl Store for PgStore {
             })
         })?;
         Ok(Page { total_items: total, items })
+    }
+
+    async fn beneficiary(&self, account: AccountId, id: Uuid) -> StoreResult<Option<BeneficiaryRow>> {
+        let account = Some(account.0);
+        self.row_opt(payouts::SQL_BENEFICIARY, &[&id, &account])
+            .await?
+            .as_ref()
+            .map(payouts::beneficiary_from_row)
+            .transpose()
+    }
+
+    async fn beneficiaries(
+        &self,
+        account: AccountId,
+        f: &BeneficiaryFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<BeneficiaryRow>> {
+        let (limit, offset) = page_params(page);
+        let filter: [&(dyn ToSql + Sync); 5] = [&account.0, &f.currency, &f.country, &f.entity_type, &f.payment_method];
+        let total = count_of(&self.row(&payouts::sql_beneficiaries_count(), &filter).await?)?;
+        let mut params = filter.to_vec();
+        params.extend([&limit as &(dyn ToSql + Sync), &offset]);
+        let rows = self.rows(&payouts::sql_beneficiaries(), &params).await?;
+        Ok(Page { total_items: total, items: collect(&rows, payouts::beneficiary_from_row)? })
+    }
+
+    async fn file(&self, account: AccountId, id: Uuid) -> StoreResult<Option<FileRow>> {
+        let account = Some(account.0);
+        self.row_opt(payouts::SQL_FILE, &[&id, &account]).await?.as_ref().map(payouts::file_from_row).transpose()
+    }
+
+    async fn payout(&self, account: AccountId, id: Uuid) -> StoreResult<Option<PayoutRow>> {
+        let account = Some(account.0);
+        self.row_opt(payouts::SQL_PAYOUT, &[&id, &account]).await?.as_ref().map(payouts::payout_from_row).transpose()
+    }
+
+    async fn payouts(&self, account: AccountId, f: &PayoutFilter, page: PageRequest) -> StoreResult<Page<PayoutRow>> {
+        let (limit, offset) = page_params(page);
+        let (start, end) = (f.start_time.map(db_time), f.end_time.map(db_time));
+        let filter: [&(dyn ToSql + Sync); 6] = [&account.0, &f.states, &f.currency, &f.beneficiary_id, &start, &end];
+        let total = count_of(&self.row(&payouts::sql_payouts_count(), &filter).await?)?;
+        let mut params = filter.to_vec();
+        params.extend([&limit as &(dyn ToSql + Sync), &offset]);
+        let rows = self.rows(&payouts::sql_payouts(), &params).await?;
+        Ok(Page { total_items: total, items: collect(&rows, payouts::payout_from_row)? })
+    }
+
+    async fn payout_history(&self, id: Uuid) -> StoreResult<Vec<PayoutTransition>> {
+        let rows = self.rows(payouts::SQL_PAYOUT_HISTORY, &[&id]).await?;
+        collect(&rows, payouts::transition_from_row)
     }
 
     async fn audit_entries(&self, after: Option<(AccountId, i64)>, limit: u32) -> StoreResult<Vec<StoredEntry>> {
@@ -1100,6 +1176,99 @@ impl WriteTx for PgTx<'_> {
         let completed = (status == "COMPLETED").then_some(at);
         self.exec(SQL_WITHDRAWAL_STATUS, &[&id, &status, &at, &completed, &failure_reason]).await?;
         Ok(())
+    }
+
+    async fn insert_beneficiary(&mut self, row: &BeneficiaryRow) -> StoreResult<()> {
+        let p = payouts::BeneficiaryParams::new(row);
+        self.exec(payouts::SQL_BENEFICIARY_INSERT, &p.params()).await?;
+        Ok(())
+    }
+
+    async fn update_beneficiary(&mut self, row: &BeneficiaryRow) -> StoreResult<()> {
+        let p = payouts::BeneficiaryParams::new(row);
+        self.exec(payouts::SQL_BENEFICIARY_UPDATE, &p.params()).await?;
+        Ok(())
+    }
+
+    async fn beneficiary(&mut self, id: Uuid) -> StoreResult<Option<BeneficiaryRow>> {
+        let none: Option<Uuid> = None;
+        self.opt(payouts::SQL_BENEFICIARY, &[&id, &none]).await?.as_ref().map(payouts::beneficiary_from_row).transpose()
+    }
+
+    async fn insert_file(&mut self, row: &FileRow, content: &[u8]) -> StoreResult<()> {
+        let created = db_time(row.created_at);
+        self.exec(
+            payouts::SQL_FILE_INSERT,
+            &[
+                &row.id,
+                &row.account_id.0,
+                &row.file_name,
+                &row.file_type,
+                &row.size,
+                &row.sha256,
+                &row.notes,
+                &created,
+                &content,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn file(&mut self, id: Uuid) -> StoreResult<Option<FileRow>> {
+        let none: Option<Uuid> = None;
+        self.opt(payouts::SQL_FILE, &[&id, &none]).await?.as_ref().map(payouts::file_from_row).transpose()
+    }
+
+    async fn insert_payout(&mut self, row: &PayoutRow) -> StoreResult<()> {
+        let p = payouts::PayoutParams::new(row);
+        self.exec(payouts::SQL_PAYOUT_INSERT, &p.params()).await?;
+        self.exec(payouts::SQL_PAYOUT_FIRST_TRANSITION, &[&row.id, &row.state, p.created_at()]).await?;
+        Ok(())
+    }
+
+    async fn payout(&mut self, id: Uuid) -> StoreResult<Option<PayoutRow>> {
+        let none: Option<Uuid> = None;
+        self.opt(payouts::SQL_PAYOUT, &[&id, &none]).await?.as_ref().map(payouts::payout_from_row).transpose()
+    }
+
+    async fn set_payout_state(&mut self, c: &PayoutStateChange) -> StoreResult<()> {
+        let (at, completed) = (db_time(c.at), c.completed_at.map(db_time));
+        let changed = self
+            .exec(
+                payouts::SQL_PAYOUT_SET_STATE,
+                &[&c.id, &c.to_state, &c.failure_reason, &c.failure_returned_amount, &completed, &at, &c.from_state],
+            )
+            .await?;
+        if changed != 1 {
+            return Err(StoreError::Database(format!("payout {} is not in state {:?}", c.id, c.from_state)));
+        }
+        self.exec(payouts::SQL_PAYOUT_TRANSITION, &[&c.id, &c.from_state, &c.to_state, &c.reason, &at]).await?;
+        Ok(())
+    }
+
+    async fn upsert_fx_rate(&mut self, row: &crate::FxRateRow) -> StoreResult<()> {
+        self.fx_upsert_rate(row).await
+    }
+
+    async fn fx_rate(&mut self, currency_pair: &str) -> StoreResult<Option<crate::FxRateRow>> {
+        self.fx_rate_get(currency_pair).await
+    }
+
+    async fn insert_quote(&mut self, row: &crate::QuoteRow) -> StoreResult<()> {
+        self.fx_insert_quote(row).await
+    }
+
+    async fn quote(&mut self, id: Uuid) -> StoreResult<Option<crate::QuoteRow>> {
+        self.fx_quote(id).await
+    }
+
+    async fn mark_quote_used(&mut self, id: Uuid, used_by: Uuid, at: OffsetDateTime) -> StoreResult<bool> {
+        self.fx_mark_quote_used(id, used_by, at).await
+    }
+
+    async fn insert_conversion(&mut self, row: &crate::ConversionRow) -> StoreResult<()> {
+        self.fx_insert_conversion(row).await
     }
 
     async fn insert_event(&mut self, e: &NewEvent) -> StoreResult<i64> {

@@ -15,10 +15,14 @@ use uuid::Uuid;
 
 use crate::migrate::{Migration, SQLITE};
 use crate::{
-    AccountRow, Backend, BalanceRow, BankAccount, CredentialRow, DepositFilter, DepositRow, HoldableObject,
-    IdempotencyRecord, NewEvent, Page, PageRequest, PendingByReference, PostError, Store, StoreError, StoreResult,
-    TokenRow, TransactionFilter, TransactionRow, WithdrawalFilter, WithdrawalRow, WriteTx, WriterConn,
+    AccountRow, Backend, BalanceRow, BankAccount, BeneficiaryFilter, BeneficiaryRow, CredentialRow, DepositFilter,
+    DepositRow, FileRow, HoldableObject, IdempotencyRecord, NewEvent, Page, PageRequest, PayoutFilter, PayoutRow,
+    PayoutStateChange, PayoutTransition, PendingByReference, PostError, Store, StoreError, StoreResult, TokenRow,
+    TransactionFilter, TransactionRow, WithdrawalFilter, WithdrawalRow, WriteTx, WriterConn,
 };
+
+mod fx;
+mod payouts;
 
 const READERS: usize = 4;
 
@@ -507,6 +511,27 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn fx_rates(&self) -> StoreResult<Vec<crate::FxRateRow>> {
+        self.fx_rates_read().await
+    }
+
+    async fn quote(&self, account: AccountId, id: Uuid) -> StoreResult<Option<crate::QuoteRow>> {
+        self.quote_read(account, id).await
+    }
+
+    async fn conversion(&self, account: AccountId, id: Uuid) -> StoreResult<Option<crate::ConversionRow>> {
+        self.conversion_read(account, id).await
+    }
+
+    async fn conversions(
+        &self,
+        account: AccountId,
+        filter: &crate::ConversionFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<crate::ConversionRow>> {
+        self.conversions_read(account, filter, page).await
+    }
+
     async fn balances(&self, account: AccountId) -> StoreResult<Vec<BalanceRow>> {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
@@ -578,6 +603,42 @@ impl Store for SqliteStore {
             Ok(Page { total_items: total, items })
         })
         .await
+    }
+
+    async fn beneficiary(&self, account: AccountId, id: Uuid) -> StoreResult<Option<BeneficiaryRow>> {
+        self.read(move |c| payouts::beneficiary(c, Some(account), id)).await
+    }
+
+    async fn beneficiaries(
+        &self,
+        account: AccountId,
+        filter: &BeneficiaryFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<BeneficiaryRow>> {
+        let filter = filter.clone();
+        self.read(move |c| payouts::beneficiaries(c, account, &filter, page)).await
+    }
+
+    async fn file(&self, account: AccountId, id: Uuid) -> StoreResult<Option<FileRow>> {
+        self.read(move |c| payouts::file(c, Some(account), id)).await
+    }
+
+    async fn payout(&self, account: AccountId, id: Uuid) -> StoreResult<Option<PayoutRow>> {
+        self.read(move |c| payouts::payout(c, Some(account), id)).await
+    }
+
+    async fn payouts(
+        &self,
+        account: AccountId,
+        filter: &PayoutFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<PayoutRow>> {
+        let filter = filter.clone();
+        self.read(move |c| payouts::payouts(c, account, &filter, page)).await
+    }
+
+    async fn payout_history(&self, id: Uuid) -> StoreResult<Vec<PayoutTransition>> {
+        self.read(move |c| payouts::payout_history(c, id)).await
     }
 
     async fn audit_entries(&self, after: Option<(AccountId, i64)>, limit: u32) -> StoreResult<Vec<StoredEntry>> {
@@ -672,7 +733,8 @@ impl Store for SqliteStore {
         self.read(|c| {
             let mut stmt = c.prepare(
                 "SELECT account_id, 'deposit', id, status, currency, amount, fee FROM deposits \
-                 UNION ALL SELECT account_id, 'withdrawal', id, status, currency, amount, fee FROM withdrawals",
+                 UNION ALL SELECT account_id, 'withdrawal', id, status, currency, amount, fee FROM withdrawals \
+                 UNION ALL SELECT account_id, 'payout', id, state, currency, amount, fee_amount FROM payouts",
             )?;
             let raws = stmt
                 .query_map([], |r| {
@@ -1050,6 +1112,62 @@ impl WriteTx for SqliteTx<'_> {
             .prepare_cached("UPDATE withdrawals SET status = ?2, updated_at = ?3, completed_at = ?4, failure_reason = ?5 WHERE id = ?1")?
             .execute(params![id.to_string(), status, ms(at), completed, failure_reason])?;
         Ok(())
+    }
+
+    async fn insert_beneficiary(&mut self, row: &BeneficiaryRow) -> StoreResult<()> {
+        payouts::insert_beneficiary(&self.w.conn, row)
+    }
+
+    async fn update_beneficiary(&mut self, row: &BeneficiaryRow) -> StoreResult<()> {
+        payouts::update_beneficiary(&self.w.conn, row)
+    }
+
+    async fn beneficiary(&mut self, id: Uuid) -> StoreResult<Option<BeneficiaryRow>> {
+        payouts::beneficiary(&self.w.conn, None, id)
+    }
+
+    async fn insert_file(&mut self, row: &FileRow, content: &[u8]) -> StoreResult<()> {
+        payouts::insert_file(&self.w.conn, row, content)
+    }
+
+    async fn file(&mut self, id: Uuid) -> StoreResult<Option<FileRow>> {
+        payouts::file(&self.w.conn, None, id)
+    }
+
+    async fn insert_payout(&mut self, row: &PayoutRow) -> StoreResult<()> {
+        payouts::insert_payout(&self.w.conn, row)
+    }
+
+    async fn payout(&mut self, id: Uuid) -> StoreResult<Option<PayoutRow>> {
+        payouts::payout(&self.w.conn, None, id)
+    }
+
+    async fn set_payout_state(&mut self, change: &PayoutStateChange) -> StoreResult<()> {
+        payouts::set_payout_state(&self.w.conn, change)
+    }
+
+    async fn upsert_fx_rate(&mut self, row: &crate::FxRateRow) -> StoreResult<()> {
+        self.fx_upsert_rate(row)
+    }
+
+    async fn fx_rate(&mut self, currency_pair: &str) -> StoreResult<Option<crate::FxRateRow>> {
+        self.fx_rate_get(currency_pair)
+    }
+
+    async fn insert_quote(&mut self, row: &crate::QuoteRow) -> StoreResult<()> {
+        self.fx_insert_quote(row)
+    }
+
+    async fn quote(&mut self, id: Uuid) -> StoreResult<Option<crate::QuoteRow>> {
+        self.fx_quote(id)
+    }
+
+    async fn mark_quote_used(&mut self, id: Uuid, used_by: Uuid, at: OffsetDateTime) -> StoreResult<bool> {
+        self.fx_mark_quote_used(id, used_by, at)
+    }
+
+    async fn insert_conversion(&mut self, row: &crate::ConversionRow) -> StoreResult<()> {
+        self.fx_insert_conversion(row)
     }
 
     async fn insert_event(&mut self, e: &NewEvent) -> StoreResult<i64> {

@@ -3,8 +3,12 @@
 pub mod accounts;
 pub mod auth;
 pub mod balances;
+pub mod beneficiaries;
 pub mod deposits;
+pub mod files;
+pub mod fx;
 pub mod health;
+pub mod payouts;
 pub mod simulation;
 pub mod withdrawals;
 
@@ -19,4 +23,8 @@ pub fn router() -> Router<AppState> {
         .merge(deposits::router())
         .merge(balances::router())
         .merge(withdrawals::router())
+        .merge(beneficiaries::router())
+        .merge(payouts::router())
+        .merge(files::router())
+        .merge(fx::router())
 }

@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/simulation/deposit", post(simulate_deposit))
         .route("/api/v1/simulation/deposit/{id}", post(settle_deposit))
         .route("/api/v1/simulation/withdrawals/{id}", post(settle_withdrawal))
+        .route("/api/v1/simulation/payouts/{id}", post(force_payout))
 }
 
 pub const REJECT_TRIGGER: &str = "COMPLIANCE_REJECT";
@@ -177,4 +178,62 @@ async fn settle_withdrawal(
         wire::withdrawal_response,
     )
     .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ForcePayout {
+    /// UQPAY's status (PENDING, COMPLETED, FAILED, REJECTED) or RETURNED (a late return).
+    payout_status: Option<String>,
+    failure_reason: Option<String>,
+}
+
+/// Force a payout to a status, stepping through SENT when the target needs it, as a rail would.
+async fn force_payout(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: JsonBody<ForcePayout>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    use outlay_core::payout::PayoutState;
+    let id = parse_id("payout", &id)?;
+    let b = body.value;
+    let mut required = Required::default();
+    let status = required.take("payout_status", b.payout_status);
+    required.finish()?;
+    let target = match status.as_deref() {
+        Some("PENDING") => PayoutState::Sent,
+        Some("COMPLETED") => PayoutState::Completed,
+        Some("FAILED") => PayoutState::Failed,
+        Some("REJECTED") => PayoutState::Rejected,
+        Some("RETURNED") => PayoutState::Returned,
+        _ => {
+            return Err(ApiError::validation(
+                "payout_status",
+                "invalid_value",
+                "must be PENDING, COMPLETED, FAILED, REJECTED or RETURNED",
+            ));
+        }
+    };
+    let reason = bounded("failure_reason", b.failure_reason, 200)?;
+    let current =
+        state.engine.store().payout(caller.account, id).await?.ok_or_else(|| ApiError::NotFound("payout".into()))?;
+    let from: PayoutState = current.state.parse().map_err(ApiError::Internal)?;
+    let mut steps = Vec::new();
+    if from == PayoutState::Scheduled && target != PayoutState::Rejected {
+        steps.push(PayoutState::ReadyToSend);
+    }
+    if matches!(from, PayoutState::Scheduled | PayoutState::ReadyToSend) && matches!(target, PayoutState::Completed) {
+        steps.push(PayoutState::Sent);
+    }
+    steps.push(target);
+    let mut last = None;
+    for to in steps {
+        let command = Command::TransitionPayout { account: caller.account, payout: id, to, reason: reason.clone() };
+        last = Some(state.engine.execute(command).await.map_err(|e| ApiError::from_command(e, "payout_error"))?);
+    }
+    match last {
+        Some(outlay_engine::Outcome::Payout(p)) => Ok(axum::Json(wire::payout(&p))),
+        _ => Err(ApiError::Internal("no transition ran".into())),
+    }
 }

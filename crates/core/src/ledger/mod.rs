@@ -156,6 +156,7 @@ pub enum EntryKind {
     LateReturn,
     ReserveSet,
     ReserveReleased,
+    Conversion,
 }
 
 impl EntryKind {
@@ -170,6 +171,7 @@ impl EntryKind {
             EntryKind::LateReturn => "late_return",
             EntryKind::ReserveSet => "reserve_set",
             EntryKind::ReserveReleased => "reserve_released",
+            EntryKind::Conversion => "conversion",
         }
     }
 }

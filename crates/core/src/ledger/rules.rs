@@ -98,3 +98,81 @@ pub fn adjust_reserve(account: AccountId, currency: Currency, delta: i64, refere
         draft(account, EntryKind::ReserveReleased, reference, vec![Leg { from: reserve, to: available, amount }])
     })
 }
+
+/// A cross-currency hold is posted: the source amount goes to the FX position, the FX position
+/// pays the destination amount out through the FBO bank, the fee becomes revenue.
+#[allow(clippy::too_many_arguments)]
+pub fn post_hold_via_fx(
+    account: AccountId,
+    source: Currency,
+    amount: Amount,
+    fee: Amount,
+    destination: Currency,
+    destination_amount: Amount,
+    reference: Reference,
+) -> EntryDraft {
+    let pending = client(account, source, Kind::Pending);
+    let legs = vec![
+        Leg { from: pending.clone(), to: LedgerKey::platform(source, Kind::FxPosition), amount },
+        Leg {
+            from: LedgerKey::platform(destination, Kind::FxPosition),
+            to: LedgerKey::platform(destination, Kind::FboBank),
+            amount: destination_amount,
+        },
+        Leg { from: pending, to: LedgerKey::platform(source, Kind::FeeRevenue), amount: fee },
+    ];
+    draft(account, EntryKind::HoldPosted, reference, legs)
+}
+
+/// Money of a completed cross-currency payout comes back: the destination amount returns to the
+/// FX position, the client gets the source amount back at the original rate.
+pub fn late_return_via_fx(
+    account: AccountId,
+    source: Currency,
+    amount: Amount,
+    destination: Currency,
+    destination_amount: Amount,
+    reference: Reference,
+) -> EntryDraft {
+    let legs = vec![
+        Leg {
+            from: LedgerKey::platform(destination, Kind::FboBank),
+            to: LedgerKey::platform(destination, Kind::FxPosition),
+            amount: destination_amount,
+        },
+        Leg {
+            from: LedgerKey::platform(source, Kind::FxPosition),
+            to: client(account, source, Kind::Available),
+            amount,
+        },
+    ];
+    draft(account, EntryKind::LateReturn, reference, legs)
+}
+
+/// A conversion between the client's own balances: the sold amount goes from the client's
+/// available balance to the platform's FX position in that currency, and the bought amount comes
+/// from the platform's FX position in the other currency to the client's available balance. Each
+/// currency balances on its own; the FX position is what the platform must square with its
+/// liquidity provider.
+pub fn conversion(
+    account: AccountId,
+    sell_currency: Currency,
+    sell_amount: Amount,
+    buy_currency: Currency,
+    buy_amount: Amount,
+    reference: Reference,
+) -> EntryDraft {
+    let legs = vec![
+        Leg {
+            from: client(account, sell_currency, Kind::Available),
+            to: LedgerKey::platform(sell_currency, Kind::FxPosition),
+            amount: sell_amount,
+        },
+        Leg {
+            from: LedgerKey::platform(buy_currency, Kind::FxPosition),
+            to: client(account, buy_currency, Kind::Available),
+            amount: buy_amount,
+        },
+    ];
+    draft(account, EntryKind::Conversion, reference, legs)
+}

@@ -8,7 +8,7 @@ use crate::{CommandError, Outcome};
 
 pub async fn create(
     tx: &mut dyn WriteTx,
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     name: &str,
     parent: Option<AccountId>,
     client_id: &str,
@@ -63,7 +63,7 @@ pub async fn set_bank(
 
 pub async fn issue_token(
     tx: &mut dyn WriteTx,
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     account: AccountId,
     credential: Uuid,
     token_hash: &str,

@@ -21,12 +21,12 @@ fn parts(d: &DepositRow) -> Result<(Currency, Amount), CommandError> {
     Ok((currency, amount))
 }
 
-async fn emit(tx: &mut dyn WriteTx, ctx: &Ctx, d: &DepositRow, event_type: &str) -> Result<(), CommandError> {
+async fn emit(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, d: &DepositRow, event_type: &str) -> Result<(), CommandError> {
     tx.insert_event(&event(d.account_id, "DEPOSIT", event_type, d.id, deposit_data(d), ctx.now)).await?;
     Ok(())
 }
 
-pub async fn create(tx: &mut dyn WriteTx, ctx: &Ctx, d: &NewDeposit) -> Result<Outcome, CommandError> {
+pub async fn create(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, d: &NewDeposit) -> Result<Outcome, CommandError> {
     if tx.account(d.account).await?.is_none() {
         return Err(CommandError::NotFound { what: "account" });
     }
@@ -64,7 +64,7 @@ pub async fn create(tx: &mut dyn WriteTx, ctx: &Ctx, d: &NewDeposit) -> Result<O
     Ok(Outcome::Deposit(row))
 }
 
-async fn clear(tx: &mut dyn WriteTx, ctx: &Ctx, mut row: DepositRow) -> Result<Outcome, CommandError> {
+async fn clear(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, mut row: DepositRow) -> Result<Outcome, CommandError> {
     let (currency, amount) = parts(&row)?;
     let cleared = rules::deposit_cleared(row.account_id, currency, amount, reference(row.id));
     tx.post_entry(&cleared, Uuid::now_v7(), ctx.now).await.map_err(|e| posting(e, currency.code()))?;
@@ -77,7 +77,7 @@ async fn clear(tx: &mut dyn WriteTx, ctx: &Ctx, mut row: DepositRow) -> Result<O
 
 pub async fn settle(
     tx: &mut dyn WriteTx,
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     account: AccountId,
     id: Uuid,
     settlement: &Settlement,

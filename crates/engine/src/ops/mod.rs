@@ -1,7 +1,11 @@
 //! One module per resource; each turns a command into rows, ledger entries and events.
 
 mod accounts;
+mod beneficiaries;
 mod deposits;
+mod files;
+pub(crate) mod fx;
+mod payouts;
 mod reserves;
 mod withdrawals;
 
@@ -13,19 +17,23 @@ use time::OffsetDateTime;
 use crate::{Command, CommandError, Outcome};
 
 /// What every operation may use besides the transaction.
-pub struct Ctx {
+pub struct Ctx<'a> {
     pub now: OffsetDateTime,
+    pub config: &'a crate::EngineConfig,
 }
 
-impl Ctx {
+impl Ctx<'_> {
     pub fn short_ref(&self, prefix: &str) -> String {
         let letters: [u8; SHORT_REF_LETTERS] = rand::rng().random();
         short_reference(prefix, self.now.date(), letters)
     }
 }
 
-pub async fn apply(cmd: &Command, tx: &mut dyn WriteTx, ctx: &Ctx) -> Result<Outcome, CommandError> {
+pub async fn apply(cmd: &Command, tx: &mut dyn WriteTx, ctx: &Ctx<'_>) -> Result<Outcome, CommandError> {
     match cmd {
+        Command::SetRates { rates, source } => fx::set_rates(tx, ctx, rates, source).await,
+        Command::CreateQuote(q) => fx::create_quote(tx, ctx, q).await,
+        Command::CreateConversion(c) => fx::create_conversion(tx, ctx, c).await,
         Command::CreateAccount { name, parent, client_id, api_key_hash } => {
             accounts::create(tx, ctx, name, *parent, client_id, api_key_hash).await
         }
@@ -44,6 +52,14 @@ pub async fn apply(cmd: &Command, tx: &mut dyn WriteTx, ctx: &Ctx) -> Result<Out
             withdrawals::settle(tx, ctx, *account, *withdrawal, settlement).await
         }
         Command::SetReserve { account, currency, target } => reserves::set(tx, ctx, *account, *currency, *target).await,
+        Command::CreateBeneficiary(b) => beneficiaries::create(tx, ctx, b).await,
+        Command::UpdateBeneficiary { id, update } => beneficiaries::update(tx, ctx, *id, update).await,
+        Command::DeleteBeneficiary { account, id } => beneficiaries::delete(tx, ctx, *account, *id).await,
+        Command::UploadFile { account, file } => files::upload(tx, ctx, *account, file).await,
+        Command::CreatePayout(p) => payouts::create(tx, ctx, p).await,
+        Command::TransitionPayout { account, payout, to, reason } => {
+            payouts::transition(tx, ctx, *account, *payout, *to, reason.as_deref()).await
+        }
     }
 }
 

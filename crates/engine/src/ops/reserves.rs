@@ -10,7 +10,7 @@ use crate::{CommandError, Outcome};
 
 pub async fn set(
     tx: &mut dyn WriteTx,
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     account: AccountId,
     currency: Currency,
     target: Amount,

@@ -14,7 +14,7 @@ fn reference(id: Uuid) -> Reference {
     Reference { kind: "withdrawal", id }
 }
 
-async fn emit(tx: &mut dyn WriteTx, ctx: &Ctx, w: &WithdrawalRow, event_type: &str) -> Result<(), CommandError> {
+async fn emit(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, w: &WithdrawalRow, event_type: &str) -> Result<(), CommandError> {
     tx.insert_event(&event(w.account_id, "WITHDRAWAL", event_type, w.id, withdrawal_data(w), ctx.now)).await?;
     Ok(())
 }
@@ -26,7 +26,7 @@ fn last4(number: &str) -> String {
 
 pub async fn create(
     tx: &mut dyn WriteTx,
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     account: AccountId,
     currency: Currency,
     amount: Amount,
@@ -68,7 +68,7 @@ pub async fn create(
 
 pub async fn settle(
     tx: &mut dyn WriteTx,
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     account: AccountId,
     id: Uuid,
     settlement: &Settlement,

@@ -6,3 +6,4 @@ mod helpers;
 mod bad_input;
 mod foundation;
 mod lifecycle;
+mod payouts;

@@ -1,0 +1,357 @@
+//! Payouts: every rule that needs stored data (beneficiary, quote, files, balance) is checked
+//! here, in the writer's transaction, so the check and the hold cannot be separated.
+
+use outlay_core::bank::{PaymentMethod, check_payout_reference};
+use outlay_core::ledger::{Reference, rules};
+use outlay_core::payout::{FeePaidBy, PayoutState};
+use outlay_core::{AccountId, Amount, Currency};
+use outlay_store::{BeneficiaryRow, PayoutRow, PayoutStateChange, WriteTx};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{Ctx, posting};
+use crate::events::{event, payout_data};
+use crate::{BeneficiarySource, CommandError, Document, NewPayout, Outcome};
+
+fn reference(id: Uuid) -> Reference {
+    Reference { kind: "payout", id }
+}
+
+fn rejected(field: &'static str, code: &'static str, message: impl Into<String>) -> CommandError {
+    CommandError::Rejected { field, code, message: message.into() }
+}
+
+/// The snapshot of the beneficiary kept on the payout (UQPAY's nested `beneficiary` object).
+pub fn beneficiary_snapshot(b: &BeneficiaryRow) -> Value {
+    json!({
+        "beneficiary_id": b.id,
+        "short_reference_id": b.short_reference_id,
+        "entity_type": b.entity_type,
+        "payment_method": b.payment_method,
+        "first_name": b.first_name,
+        "last_name": b.last_name,
+        "company_name": b.company_name,
+        "nickname": b.nickname,
+        "email": b.email,
+        "beneficiary_status": "ACTIVE",
+        "bank_details": b.bank_details,
+        "address": b.address,
+        "additional_info": b.additional_info,
+    })
+}
+
+async fn resolve_beneficiary(
+    tx: &mut dyn WriteTx,
+    ctx: &Ctx<'_>,
+    p: &NewPayout,
+) -> Result<BeneficiaryRow, CommandError> {
+    match &p.beneficiary {
+        BeneficiarySource::Stored(id) => match tx.beneficiary(*id).await? {
+            Some(b) if b.account_id == p.account => Ok(b),
+            _ => Err(rejected("beneficiary_id", "beneficiary_not_found", "no active beneficiary with this id")),
+        },
+        BeneficiarySource::Inline(b) => super::beneficiaries::insert(tx, ctx, b).await,
+    }
+}
+
+/// The rules of the seed page that depend on the beneficiary.
+fn check_against_beneficiary(p: &NewPayout, b: &BeneficiaryRow, payout_currency: Currency) -> Result<(), CommandError> {
+    if b.account_currency_code != payout_currency.code() {
+        return Err(rejected(
+            "payout_currency",
+            "currency_mismatch",
+            format!(
+                "the beneficiary's account is in {}, the payout pays {}",
+                b.account_currency_code,
+                payout_currency.code()
+            ),
+        ));
+    }
+    let swift = b.payment_method == "SWIFT";
+    if swift && p.fee_paid_by.is_none() {
+        return Err(rejected(
+            "fee_paid_by",
+            "required_for_swift",
+            "fee_paid_by is required for SWIFT payouts (SHARED or OURS)",
+        ));
+    }
+    let method = if swift { PaymentMethod::Swift } else { PaymentMethod::Local };
+    if let Err(rule) = check_payout_reference(&p.payout_reference, method, &b.account_currency_code) {
+        return Err(rejected("payout_reference", "invalid_reference", format!("payout_reference {rule}")));
+    }
+    // UQPAY: INR over IFSC needs an invoice; the corridor table marks every route that does.
+    let ifsc = b.account_currency_code == "INR"
+        && b.clearing_system.as_deref().is_some_and(|c| c.eq_ignore_ascii_case("IFSC"));
+    let route_needs_it = outlay_core::corridors::lookup(&b.bank_country_code, &b.account_currency_code)
+        .and_then(|c| c.route(method, b.clearing_system.as_deref()).ok())
+        .is_some_and(|r| r.documentation_required);
+    if (ifsc || route_needs_it) && p.documentation.is_empty() {
+        return Err(rejected(
+            "documentation",
+            "documentation_required",
+            format!(
+                "documentation must include an invoice for {} payouts to {}",
+                b.account_currency_code, b.bank_country_code
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `payout_date` must be a business day of the beneficiary's corridor, today or later in the
+/// corridor's local time, and within a year. Returns whether it lies in the future.
+fn check_payout_date(p: &NewPayout, b: &BeneficiaryRow, ctx: &Ctx<'_>) -> Result<bool, CommandError> {
+    let country = b.bank_country_code.as_str();
+    let corridor = outlay_core::corridors::lookup(country, &b.account_currency_code);
+    let today = corridor.map_or(ctx.now.date(), |c| ctx.now.to_offset(c.offset_at(ctx.now)).date());
+    if p.payout_date < today {
+        return Err(rejected("payout_date", "date_in_past", format!("payout_date must not be before {today}")));
+    }
+    if p.payout_date > today + time::Duration::days(365) {
+        return Err(rejected("payout_date", "date_too_far", "payout_date must be within a year"));
+    }
+    let business = match outlay_core::calendar::is_business_day(country, p.payout_date) {
+        Ok(business) => business,
+        // A SWIFT payout to a country without a corridor calendar: only weekends are known.
+        Err(outlay_core::calendar::CalendarError::UnknownCountry { .. }) => {
+            !matches!(p.payout_date.weekday(), time::Weekday::Saturday | time::Weekday::Sunday)
+        }
+        Err(e) => return Err(rejected("payout_date", "date_out_of_range", format!("payout_date {e}"))),
+    };
+    if !business {
+        let next = outlay_core::calendar::next_business_day(country, p.payout_date)
+            .map(|d| format!("; the next one is {d}"))
+            .unwrap_or_default();
+        return Err(rejected(
+            "payout_date",
+            "not_a_business_day",
+            format!("payout_date {} is not a business day in {country}{next}", p.payout_date),
+        ));
+    }
+    Ok(p.payout_date > today)
+}
+
+/// Resolve the amount the beneficiary receives, consuming the quote if there is one.
+async fn resolve_fx(
+    tx: &mut dyn WriteTx,
+    ctx: &Ctx<'_>,
+    p: &NewPayout,
+) -> Result<(Currency, Amount, Option<String>), CommandError> {
+    let Some(quote_id) = p.quote_id else {
+        let payout_currency = p.payout_currency.unwrap_or(p.currency);
+        if payout_currency != p.currency {
+            return Err(rejected(
+                "quote_id",
+                "quote_required",
+                "a cross-currency payout needs a quote_id from POST /api/v1/conversion/quote with transaction_type payout",
+            ));
+        }
+        if p.payout_amount.is_some_and(|a| a != p.amount) {
+            return Err(rejected(
+                "payout_amount",
+                "amount_mismatch",
+                "without a quote, payout_amount must equal amount",
+            ));
+        }
+        return Ok((p.currency, p.amount, None));
+    };
+    let quote = super::fx::consume_quote(tx, p.account, quote_id, "payout", ctx.now).await?;
+    let mismatch = |field: &'static str, what: &str| {
+        rejected(field, "quote_mismatch", format!("{field} must match the quote's {what}"))
+    };
+    if quote.sell_currency != p.currency.code() {
+        return Err(mismatch("currency", "sell_currency"));
+    }
+    if quote.sell_amount != p.amount.minor() {
+        return Err(mismatch("amount", "sell_amount"));
+    }
+    let payout_currency = p.payout_currency.ok_or_else(|| {
+        rejected("payout_currency", "required_with_quote", "payout_currency is required with quote_id")
+    })?;
+    let payout_amount = p
+        .payout_amount
+        .ok_or_else(|| rejected("payout_amount", "required_with_quote", "payout_amount is required with quote_id"))?;
+    if quote.buy_currency != payout_currency.code() {
+        return Err(mismatch("payout_currency", "buy_currency"));
+    }
+    if quote.buy_amount != payout_amount.minor() {
+        return Err(mismatch("payout_amount", "buy_amount"));
+    }
+    Ok((payout_currency, payout_amount, Some(quote.client_rate)))
+}
+
+async fn documents(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, p: &NewPayout) -> Result<Value, CommandError> {
+    let mut out = Vec::with_capacity(p.documentation.len());
+    for doc in &p.documentation {
+        let file = match doc {
+            Document::FileId(id) => match tx.file(*id).await? {
+                Some(f) if f.account_id == p.account => f,
+                _ => return Err(rejected("documentation", "file_not_found", format!("no uploaded file {id}"))),
+            },
+            Document::Inline(upload) => super::files::insert(tx, ctx, p.account, upload).await?,
+        };
+        out.push(json!({"file_id": file.id, "file_name": file.file_name, "file_type": file.file_type}));
+    }
+    Ok(Value::Array(out))
+}
+
+pub async fn create(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, p: &NewPayout) -> Result<Outcome, CommandError> {
+    let id = Uuid::now_v7();
+    let beneficiary = resolve_beneficiary(tx, ctx, p).await?;
+    let (payout_currency, payout_amount, client_rate) = resolve_fx(tx, ctx, p).await?;
+    check_against_beneficiary(p, &beneficiary, payout_currency)?;
+    let future = check_payout_date(p, &beneficiary, ctx)?;
+    let documentation = documents(tx, ctx, p).await?;
+    let swift = beneficiary.payment_method == "SWIFT";
+    // fee_paid_by is only effective for SWIFT (UQPAY): a LOCAL payout records none.
+    let fee_paid_by: Option<FeePaidBy> = if swift { p.fee_paid_by } else { None };
+    let fee = ctx
+        .config
+        .fees
+        .fee(&beneficiary.payment_method, fee_paid_by, p.currency, p.amount)
+        .ok_or_else(|| rejected("amount", "amount_too_large", "amount plus fee is too large"))?;
+    let total = p
+        .amount
+        .checked_add(fee)
+        .ok_or_else(|| rejected("amount", "amount_too_large", "amount plus fee is too large"))?;
+    let hold = rules::hold(p.account, p.currency, total, reference(id));
+    tx.post_entry(&hold, Uuid::now_v7(), ctx.now).await.map_err(|e| posting(e, p.currency.code()))?;
+
+    let state = if future { PayoutState::Scheduled } else { PayoutState::ReadyToSend };
+    let row = PayoutRow {
+        id,
+        account_id: p.account,
+        short_reference_id: ctx.short_ref("P"),
+        unique_request_id: p.unique_request_id.clone(),
+        currency: p.currency.code().to_owned(),
+        amount: p.amount.minor(),
+        fee_amount: fee.minor(),
+        fee_paid_by: fee_paid_by.map(|f| f.code().to_owned()),
+        payout_currency: payout_currency.code().to_owned(),
+        payout_amount: payout_amount.minor(),
+        quote_id: p.quote_id,
+        client_rate,
+        purpose_code: p.purpose.code().to_owned(),
+        payout_reference: p.payout_reference.clone(),
+        payout_date: p.payout_date,
+        payment_method: beneficiary.payment_method.clone(),
+        clearing_system: beneficiary.clearing_system.clone(),
+        beneficiary_id: beneficiary.id,
+        beneficiary: beneficiary_snapshot(&beneficiary),
+        payer: p.payer.clone(),
+        documentation,
+        state: state.code().to_owned(),
+        failure_reason: None,
+        failure_returned_amount: 0,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+        completed_at: None,
+    };
+    tx.insert_payout(&row).await?;
+    tx.insert_event(&event(p.account, "PAYOUT", "payout.ready.send", id, payout_data(&row), ctx.now)).await?;
+    Ok(Outcome::Payout(Box::new(row)))
+}
+
+fn stored_money(currency: &str, minor: i64) -> Result<(Currency, Amount), CommandError> {
+    let c = Currency::parse(currency).map_err(|e| CommandError::Internal(format!("stored currency: {e}")))?;
+    let a = Amount::from_minor(minor).map_err(|e| CommandError::Internal(format!("stored amount: {e}")))?;
+    Ok((c, a))
+}
+
+/// Move a payout along its lifecycle, with the ledger movement and the event of that step.
+pub async fn transition(
+    tx: &mut dyn WriteTx,
+    ctx: &Ctx<'_>,
+    account: AccountId,
+    id: Uuid,
+    to: PayoutState,
+    reason: Option<&str>,
+) -> Result<Outcome, CommandError> {
+    let mut p = match tx.payout(id).await? {
+        Some(p) if p.account_id == account => p,
+        _ => return Err(CommandError::NotFound { what: "payout" }),
+    };
+    let from: PayoutState = p.state.parse().map_err(CommandError::Internal)?;
+    if !from.can_become(to) {
+        return Err(CommandError::InvalidState(format!(
+            "payout is {from} ({}); it cannot become {to}",
+            from.wire_status()
+        )));
+    }
+    let (currency, amount) = stored_money(&p.currency, p.amount)?;
+    let (_, fee) = stored_money(&p.currency, p.fee_amount)?;
+    let (destination, destination_amount) = stored_money(&p.payout_currency, p.payout_amount)?;
+    let cross = currency != destination;
+    let total = amount.checked_add(fee).ok_or_else(|| CommandError::Internal("amount overflow".into()))?;
+    let (entry, returned, event_type) = match to {
+        PayoutState::Cancelled => {
+            (Some(rules::void_hold(account, currency, total, reference(id))), total, Some("payout.cancelled"))
+        }
+        PayoutState::Failed => {
+            (Some(rules::void_hold(account, currency, total, reference(id))), total, Some("payout.failed"))
+        }
+        PayoutState::Rejected => {
+            (Some(rules::void_hold(account, currency, total, reference(id))), total, Some("payout.compliance.rejected"))
+        }
+        PayoutState::Completed if cross => (
+            Some(rules::post_hold_via_fx(
+                account,
+                currency,
+                amount,
+                fee,
+                destination,
+                destination_amount,
+                reference(id),
+            )),
+            Amount::ZERO,
+            Some("payout.completed"),
+        ),
+        PayoutState::Completed => (
+            Some(rules::post_hold(account, currency, amount, fee, reference(id))),
+            Amount::ZERO,
+            Some("payout.completed"),
+        ),
+        PayoutState::Returned if cross => (
+            Some(rules::late_return_via_fx(account, currency, amount, destination, destination_amount, reference(id))),
+            amount,
+            Some("payout.returned"),
+        ),
+        PayoutState::Returned => {
+            (Some(rules::late_return(account, currency, amount, reference(id))), amount, Some("payout.returned"))
+        }
+        PayoutState::ReadyToSend | PayoutState::Sent | PayoutState::Scheduled => (None, Amount::ZERO, None),
+    };
+    if let Some(entry) = entry {
+        tx.post_entry(&entry, Uuid::now_v7(), ctx.now).await.map_err(|e| posting(e, currency.code()))?;
+    }
+    let failure_reason = match to {
+        PayoutState::Cancelled => Some(reason.unwrap_or("cancelled by the client").to_owned()),
+        PayoutState::Failed | PayoutState::Rejected | PayoutState::Returned => reason.map(str::to_owned),
+        _ => None,
+    };
+    let completed_at = (to == PayoutState::Completed).then_some(ctx.now);
+    let change = PayoutStateChange {
+        id,
+        from_state: Some(p.state.clone()),
+        to_state: to.code().to_owned(),
+        reason: reason.map(str::to_owned),
+        failure_reason: failure_reason.clone(),
+        failure_returned_amount: returned.minor(),
+        completed_at,
+        at: ctx.now,
+    };
+    tx.set_payout_state(&change).await?;
+    p.state = to.code().to_owned();
+    p.updated_at = ctx.now;
+    p.failure_returned_amount = returned.minor();
+    if failure_reason.is_some() {
+        p.failure_reason = failure_reason;
+    }
+    if completed_at.is_some() {
+        p.completed_at = completed_at;
+    }
+    if let Some(event_type) = event_type {
+        tx.insert_event(&event(account, "PAYOUT", event_type, id, payout_data(&p), ctx.now)).await?;
+    }
+    Ok(Outcome::Payout(Box::new(p)))
+}

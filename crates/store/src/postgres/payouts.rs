@@ -1,0 +1,305 @@
+//! PostgreSQL: beneficiaries, files and payouts (SQL and row mapping; the trait methods in
+//! postgres.rs delegate here).
+
+use serde_json::Value;
+use tokio_postgres::Row;
+
+use super::{col, db_time};
+use crate::{BeneficiaryRow, FileRow, PayoutRow, PayoutTransition, StoreError, StoreResult};
+use outlay_core::AccountId;
+
+macro_rules! beneficiary_cols {
+    () => {
+        "id, account_id, short_reference_id, entity_type, payment_method, first_name, last_name, company_name, \
+         nickname, email, bank_country_code, account_currency_code, clearing_system, bank_details, address, \
+         additional_info, status, created_at, updated_at"
+    };
+}
+
+pub const SQL_BENEFICIARY: &str = concat!(
+    "SELECT ",
+    beneficiary_cols!(),
+    " FROM beneficiaries WHERE id = $1 AND ($2::uuid IS NULL OR account_id = $2) AND status <> 'DELETED'"
+);
+
+const BENEFICIARY_FILTER: &str = "account_id = $1 AND status <> 'DELETED' \
+    AND ($2::text IS NULL OR account_currency_code = $2) AND ($3::text IS NULL OR bank_country_code = $3) \
+    AND ($4::text IS NULL OR entity_type = $4) AND ($5::text IS NULL OR payment_method = $5)";
+
+pub fn sql_beneficiaries_count() -> String {
+    format!("SELECT COUNT(*) FROM beneficiaries WHERE {BENEFICIARY_FILTER}")
+}
+
+pub fn sql_beneficiaries() -> String {
+    format!(
+        "SELECT {} FROM beneficiaries WHERE {BENEFICIARY_FILTER} ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7",
+        beneficiary_cols!()
+    )
+}
+
+pub const SQL_BENEFICIARY_INSERT: &str = concat!(
+    "INSERT INTO beneficiaries (",
+    beneficiary_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+);
+
+pub const SQL_BENEFICIARY_UPDATE: &str = "UPDATE beneficiaries SET payment_method = $5, first_name = $6, \
+    last_name = $7, company_name = $8, nickname = $9, email = $10, bank_country_code = $11, \
+    account_currency_code = $12, clearing_system = $13, bank_details = $14, address = $15, additional_info = $16, \
+    status = $17, updated_at = $19 \
+    WHERE id = $1 AND account_id = $2 AND short_reference_id = $3 AND entity_type = $4 AND created_at = $18";
+
+pub fn beneficiary_from_row(r: &Row) -> StoreResult<BeneficiaryRow> {
+    let json = |i: usize| -> StoreResult<Option<Value>> {
+        col::<Option<String>>(r, i)?.map(|t| serde_json::from_str(&t).map_err(StoreError::corrupt)).transpose()
+    };
+    Ok(BeneficiaryRow {
+        id: col(r, 0)?,
+        account_id: AccountId(col(r, 1)?),
+        short_reference_id: col(r, 2)?,
+        entity_type: col(r, 3)?,
+        payment_method: col(r, 4)?,
+        first_name: col(r, 5)?,
+        last_name: col(r, 6)?,
+        company_name: col(r, 7)?,
+        nickname: col(r, 8)?,
+        email: col(r, 9)?,
+        bank_country_code: col(r, 10)?,
+        account_currency_code: col(r, 11)?,
+        clearing_system: col(r, 12)?,
+        bank_details: json(13)?.ok_or_else(|| StoreError::corrupt("beneficiaries.bank_details is NULL"))?,
+        address: json(14)?,
+        additional_info: json(15)?,
+        status: col(r, 16)?,
+        created_at: col(r, 17)?,
+        updated_at: col(r, 18)?,
+    })
+}
+
+/// Parameters in column order, owned so the caller can borrow them as `&[&dyn ToSql]`.
+pub struct BeneficiaryParams {
+    strings: [Option<String>; 14],
+    row: BeneficiaryRow,
+}
+
+impl BeneficiaryParams {
+    pub fn new(b: &BeneficiaryRow) -> Self {
+        Self {
+            strings: [
+                Some(b.short_reference_id.clone()),
+                Some(b.entity_type.clone()),
+                Some(b.payment_method.clone()),
+                b.first_name.clone(),
+                b.last_name.clone(),
+                b.company_name.clone(),
+                b.nickname.clone(),
+                b.email.clone(),
+                Some(b.bank_country_code.clone()),
+                Some(b.account_currency_code.clone()),
+                b.clearing_system.clone(),
+                Some(b.bank_details.to_string()),
+                b.address.as_ref().map(Value::to_string),
+                b.additional_info.as_ref().map(Value::to_string),
+            ],
+            row: BeneficiaryRow { created_at: db_time(b.created_at), updated_at: db_time(b.updated_at), ..b.clone() },
+        }
+    }
+
+    pub fn params(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+        let s = &self.strings;
+        vec![
+            &self.row.id,
+            &self.row.account_id.0,
+            &s[0],
+            &s[1],
+            &s[2],
+            &s[3],
+            &s[4],
+            &s[5],
+            &s[6],
+            &s[7],
+            &s[8],
+            &s[9],
+            &s[10],
+            &s[11],
+            &s[12],
+            &s[13],
+            &self.row.status,
+            &self.row.created_at,
+            &self.row.updated_at,
+        ]
+    }
+}
+
+pub const SQL_FILE: &str = "SELECT id, account_id, file_name, file_type, size, sha256, notes, created_at FROM files \
+    WHERE id = $1 AND ($2::uuid IS NULL OR account_id = $2)";
+pub const SQL_FILE_INSERT: &str = "INSERT INTO files (id, account_id, file_name, file_type, size, sha256, notes, \
+    created_at, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+pub fn file_from_row(r: &Row) -> StoreResult<FileRow> {
+    Ok(FileRow {
+        id: col(r, 0)?,
+        account_id: AccountId(col(r, 1)?),
+        file_name: col(r, 2)?,
+        file_type: col(r, 3)?,
+        size: col(r, 4)?,
+        sha256: col(r, 5)?,
+        notes: col(r, 6)?,
+        created_at: col(r, 7)?,
+    })
+}
+
+macro_rules! payout_cols {
+    () => {
+        "id, account_id, short_reference_id, unique_request_id, currency, amount, fee_amount, fee_paid_by, \
+         payout_currency, payout_amount, quote_id, client_rate, purpose_code, payout_reference, payout_date, \
+         payment_method, clearing_system, beneficiary_id, beneficiary, payer, documentation, state, failure_reason, \
+         failure_returned_amount, created_at, updated_at, completed_at"
+    };
+}
+
+pub const SQL_PAYOUT: &str =
+    concat!("SELECT ", payout_cols!(), " FROM payouts WHERE id = $1 AND ($2::uuid IS NULL OR account_id = $2)");
+
+const PAYOUT_FILTER: &str = "account_id = $1 AND ($2::text[] IS NULL OR state = ANY($2)) \
+    AND ($3::text IS NULL OR currency = $3) AND ($4::uuid IS NULL OR beneficiary_id = $4) \
+    AND ($5::timestamptz IS NULL OR created_at >= $5) AND ($6::timestamptz IS NULL OR created_at <= $6)";
+
+pub fn sql_payouts_count() -> String {
+    format!("SELECT COUNT(*) FROM payouts WHERE {PAYOUT_FILTER}")
+}
+
+pub fn sql_payouts() -> String {
+    format!(
+        "SELECT {} FROM payouts WHERE {PAYOUT_FILTER} ORDER BY created_at DESC, id DESC LIMIT $7 OFFSET $8",
+        payout_cols!()
+    )
+}
+
+pub const SQL_PAYOUT_INSERT: &str = concat!(
+    "INSERT INTO payouts (",
+    payout_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
+     $23, $24, $25, $26, $27)"
+);
+
+pub const SQL_PAYOUT_FIRST_TRANSITION: &str = "INSERT INTO payout_transitions (payout_id, seq, from_state, to_state, \
+    reason, at) VALUES ($1, 1, NULL, $2, 'created', $3)";
+
+pub const SQL_PAYOUT_SET_STATE: &str = "UPDATE payouts SET state = $2, failure_reason = COALESCE($3, failure_reason), \
+    failure_returned_amount = $4, completed_at = COALESCE($5, completed_at), updated_at = $6 \
+    WHERE id = $1 AND ($7::text IS NULL OR state = $7)";
+
+pub const SQL_PAYOUT_TRANSITION: &str = "INSERT INTO payout_transitions (payout_id, seq, from_state, to_state, \
+    reason, at) VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM payout_transitions WHERE payout_id = $1), \
+    $2, $3, $4, $5)";
+
+pub const SQL_PAYOUT_HISTORY: &str =
+    "SELECT seq, from_state, to_state, reason, at FROM payout_transitions WHERE payout_id = $1 ORDER BY seq";
+
+pub fn payout_from_row(r: &Row) -> StoreResult<PayoutRow> {
+    let json = |i: usize| -> StoreResult<Option<Value>> {
+        col::<Option<String>>(r, i)?.map(|t| serde_json::from_str(&t).map_err(StoreError::corrupt)).transpose()
+    };
+    Ok(PayoutRow {
+        id: col(r, 0)?,
+        account_id: AccountId(col(r, 1)?),
+        short_reference_id: col(r, 2)?,
+        unique_request_id: col(r, 3)?,
+        currency: col(r, 4)?,
+        amount: col(r, 5)?,
+        fee_amount: col(r, 6)?,
+        fee_paid_by: col(r, 7)?,
+        payout_currency: col(r, 8)?,
+        payout_amount: col(r, 9)?,
+        quote_id: col(r, 10)?,
+        client_rate: col(r, 11)?,
+        purpose_code: col(r, 12)?,
+        payout_reference: col(r, 13)?,
+        payout_date: col(r, 14)?,
+        payment_method: col(r, 15)?,
+        clearing_system: col(r, 16)?,
+        beneficiary_id: col(r, 17)?,
+        beneficiary: json(18)?.ok_or_else(|| StoreError::corrupt("payouts.beneficiary is NULL"))?,
+        payer: json(19)?,
+        documentation: json(20)?.ok_or_else(|| StoreError::corrupt("payouts.documentation is NULL"))?,
+        state: col(r, 21)?,
+        failure_reason: col(r, 22)?,
+        failure_returned_amount: col(r, 23)?,
+        created_at: col(r, 24)?,
+        updated_at: col(r, 25)?,
+        completed_at: col(r, 26)?,
+    })
+}
+
+pub fn transition_from_row(r: &Row) -> StoreResult<PayoutTransition> {
+    let seq: i32 = col(r, 0)?;
+    Ok(PayoutTransition {
+        seq: i64::from(seq),
+        from_state: col(r, 1)?,
+        to_state: col(r, 2)?,
+        reason: col(r, 3)?,
+        at: col(r, 4)?,
+    })
+}
+
+/// Owned parameters of an insert, in column order.
+pub struct PayoutParams {
+    row: PayoutRow,
+    beneficiary: String,
+    payer: Option<String>,
+    documentation: String,
+}
+
+impl PayoutParams {
+    pub fn new(p: &PayoutRow) -> Self {
+        Self {
+            beneficiary: p.beneficiary.to_string(),
+            payer: p.payer.as_ref().map(Value::to_string),
+            documentation: p.documentation.to_string(),
+            row: PayoutRow {
+                created_at: db_time(p.created_at),
+                updated_at: db_time(p.updated_at),
+                completed_at: p.completed_at.map(db_time),
+                ..p.clone()
+            },
+        }
+    }
+
+    pub fn params(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+        let p = &self.row;
+        vec![
+            &p.id,
+            &p.account_id.0,
+            &p.short_reference_id,
+            &p.unique_request_id,
+            &p.currency,
+            &p.amount,
+            &p.fee_amount,
+            &p.fee_paid_by,
+            &p.payout_currency,
+            &p.payout_amount,
+            &p.quote_id,
+            &p.client_rate,
+            &p.purpose_code,
+            &p.payout_reference,
+            &p.payout_date,
+            &p.payment_method,
+            &p.clearing_system,
+            &p.beneficiary_id,
+            &self.beneficiary,
+            &self.payer,
+            &self.documentation,
+            &p.state,
+            &p.failure_reason,
+            &p.failure_returned_amount,
+            &p.created_at,
+            &p.updated_at,
+            &p.completed_at,
+        ]
+    }
+
+    pub fn created_at(&self) -> &time::OffsetDateTime {
+        &self.row.created_at
+    }
+}
