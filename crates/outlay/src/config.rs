@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use outlay_core::fees::{FeeRule, FeeSchedule};
+use outlay_core::payout::FeePaidBy;
+use outlay_core::{Amount, Currency};
 use outlay_engine::EngineConfig;
 use serde::Deserialize;
 
@@ -24,6 +27,66 @@ pub struct FileConfig {
     pub writer: WriterFile,
     #[serde(default)]
     pub fx: FxFile,
+    /// The fee schedule; when given it replaces the built-in one (first matching rule wins).
+    #[serde(default)]
+    pub fees: Vec<FeeFile>,
+}
+
+/// One `[[fees]]` rule.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeeFile {
+    /// LOCAL or SWIFT; absent matches both.
+    pub payment_method: Option<String>,
+    /// SHARED or OURS; absent matches both (and LOCAL payouts, which have none).
+    pub fee_paid_by: Option<String>,
+    /// ISO 4217; needed for a fixed part, absent matches every currency.
+    pub currency: Option<String>,
+    /// Fixed part as a decimal string in `currency`, e.g. "15.00".
+    pub fixed: Option<String>,
+    /// Basis points of the amount, rounded up to the minor unit.
+    #[serde(default)]
+    pub bps: u32,
+}
+
+impl FileConfig {
+    /// The configured fee schedule, if any rules are given.
+    pub fn fee_schedule(&self) -> anyhow::Result<Option<FeeSchedule>> {
+        if self.fees.is_empty() {
+            return Ok(None);
+        }
+        let mut rules = Vec::with_capacity(self.fees.len());
+        for (i, f) in self.fees.iter().enumerate() {
+            let at = |what: &str| format!("fees[{i}].{what}");
+            let payment_method = match f.payment_method.as_deref() {
+                None => None,
+                Some(m @ ("LOCAL" | "SWIFT")) => Some(m.to_owned()),
+                Some(other) => anyhow::bail!("{} must be LOCAL or SWIFT (got {other:?})", at("payment_method")),
+            };
+            let fee_paid_by = f
+                .fee_paid_by
+                .as_deref()
+                .map(|b| b.parse::<FeePaidBy>().map_err(|e| anyhow::anyhow!("{} {e}", at("fee_paid_by"))))
+                .transpose()?;
+            let currency = f
+                .currency
+                .as_deref()
+                .map(|c| Currency::parse(c).map_err(|e| anyhow::anyhow!("{} {e}", at("currency"))))
+                .transpose()?;
+            let fixed_minor = match (&f.fixed, currency) {
+                (None, _) => 0,
+                (Some(_), None) => anyhow::bail!("{} needs {} for its currency", at("fixed"), at("currency")),
+                (Some(text), Some(c)) => {
+                    Amount::parse(text, c).map_err(|e| anyhow::anyhow!("{} {e}", at("fixed")))?.minor()
+                }
+            };
+            if f.bps > 10_000 {
+                anyhow::bail!("{} must be at most 10000", at("bps"));
+            }
+            rules.push(FeeRule { payment_method, fee_paid_by, currency, fixed_minor, bps: f.bps });
+        }
+        Ok(Some(FeeSchedule { rules }))
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -55,7 +118,11 @@ impl FileConfig {
             None => (PathBuf::from("outlay.toml"), false),
         };
         match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text).with_context(|| format!("config file {}", path.display())),
+            Ok(text) => {
+                let config: Self = toml::from_str(&text).with_context(|| format!("config file {}", path.display()))?;
+                config.fee_schedule().with_context(|| format!("config file {}", path.display()))?;
+                Ok(config)
+            }
             Err(e) if !must_exist && e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(e).with_context(|| format!("config file {}", path.display())),
         }
@@ -91,6 +158,8 @@ pub fn writer_config(file: &FileConfig) -> EngineConfig {
         max_batch: file.writer.max_batch.unwrap_or(defaults.max_batch),
         queue_capacity: file.writer.queue_capacity.unwrap_or(defaults.queue_capacity),
         fx_markup_bps: file.fx.markup_bps.unwrap_or(defaults.fx_markup_bps),
+        // Validated when the file was loaded.
+        fees: file.fee_schedule().ok().flatten().unwrap_or(defaults.fees),
         ..defaults
     }
 }
@@ -110,4 +179,49 @@ queue_capacity = 16384      # waiting requests before new writes get 503
 
 [fx]
 markup_bps = 50             # taken from the mid rate against the client (50 = 0.50%); below 10000
+
+# Fees on payouts, in the payout's source currency; the first matching rule wins. Without any
+# [[fees]] the built-in schedule applies: LOCAL free; SWIFT 15.00 SHARED / 25.00 OURS in USD, EUR,
+# GBP and SGD; 0.10% SHARED / 0.25% OURS in other currencies.
+# [[fees]]
+# payment_method = "SWIFT"    # LOCAL or SWIFT; omit for both
+# fee_paid_by = "OURS"        # SHARED or OURS; omit for both
+# currency = "USD"            # omit for every currency (then only bps applies)
+# fixed = "25.00"
+# bps = 0
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_parses_and_fee_rules_replace_the_default() {
+        let example: FileConfig = toml::from_str(EXAMPLE).expect("the example config parses");
+        assert!(example.fee_schedule().expect("valid").is_none());
+        let file: FileConfig = toml::from_str(
+            "[[fees]]\npayment_method = \"SWIFT\"\nfee_paid_by = \"OURS\"\ncurrency = \"USD\"\nfixed = \"30.00\"\n\n[[fees]]\nbps = 5\n",
+        )
+        .expect("parses");
+        let schedule = writer_config(&file).fees;
+        let usd = Currency::parse("USD").expect("USD");
+        let amount = Amount::from_minor(100_000).expect("amount");
+        assert_eq!(schedule.fee("SWIFT", Some(FeePaidBy::Ours), usd, amount).map(Amount::minor), Some(3_000));
+        assert_eq!(schedule.fee("LOCAL", None, usd, amount).map(Amount::minor), Some(50));
+    }
+
+    #[test]
+    fn bad_fee_rules_name_the_key() {
+        for (text, expected) in [
+            ("[[fees]]\ncurrency = \"USD\"\nfixed = \"1.001\"\n", "fees[0].fixed"),
+            ("[[fees]]\nfixed = \"1.00\"\n", "fees[0].currency"),
+            ("[[fees]]\npayment_method = \"ACH\"\n", "fees[0].payment_method"),
+            ("[[fees]]\nfee_paid_by = \"BEN\"\n", "fees[0].fee_paid_by"),
+            ("[[fees]]\nbps = 20000\n", "fees[0].bps"),
+        ] {
+            let file: FileConfig = toml::from_str(text).expect("parses");
+            let err = file.fee_schedule().expect_err("refused").to_string();
+            assert!(err.contains(expected), "{text}: {err}");
+        }
+    }
+}

@@ -27,6 +27,11 @@ fn internal(what: &str, e: impl std::fmt::Display) -> CommandError {
     CommandError::Internal(format!("{what}: {e}"))
 }
 
+/// `t` to the millisecond, as both stores keep it, so a response equals what is read back later.
+fn to_ms(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_millisecond(t.millisecond()).unwrap_or(t)
+}
+
 /// The calendar date in UTC: the only conversion date Outlay settles on.
 pub fn utc_today(now: OffsetDateTime) -> Date {
     now.to_offset(UtcOffset::UTC).date()
@@ -134,8 +139,8 @@ pub async fn create_quote(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, q: &NewQuote) -> 
         markup_bps: i32::try_from(markup.bps()).map_err(|e| internal("markup", e))?,
         transaction_type: q.transaction_type.as_str().to_owned(),
         conversion_date: q.conversion_date,
-        valid_from: ctx.now,
-        valid_to: ctx.now + QUOTE_VALIDITY,
+        valid_from: to_ms(ctx.now),
+        valid_to: to_ms(ctx.now) + QUOTE_VALIDITY,
         used_at: None,
         used_by: None,
     };
@@ -203,7 +208,7 @@ pub(crate) async fn consume_quote_for(
     if !tx.mark_quote_used(quote_id, used_by, now).await? {
         return Err(already_used());
     }
-    quote.used_at = Some(now);
+    quote.used_at = Some(to_ms(now));
     quote.used_by = Some(used_by);
     Ok(quote)
 }
@@ -270,8 +275,8 @@ pub async fn create_conversion(
         status: "COMPLETED".to_owned(),
         conversion_date: quote.conversion_date,
         reference: c.reference.clone(),
-        created_at: ctx.now,
-        completed_at: Some(ctx.now),
+        created_at: to_ms(ctx.now),
+        completed_at: Some(to_ms(ctx.now)),
     };
     tx.insert_conversion(&row).await?;
     tx.insert_event(&event(c.account, "CONVERSION", "conversion.trade.settled", id, conversion_data(&row), ctx.now))

@@ -5,5 +5,6 @@ mod helpers;
 
 mod bad_input;
 mod foundation;
+mod fx;
 mod lifecycle;
 mod payouts;
