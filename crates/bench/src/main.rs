@@ -14,7 +14,10 @@ use outlay::config::ServeSettings;
 use outlay::server::{Server, create_account, start};
 use outlay_core::{AccountId, Amount, Currency};
 use outlay_engine::verify::verify_ledger;
-use outlay_engine::{Command, DepositOutcome, Engine, EngineConfig, NewDeposit, SystemClock};
+use outlay_engine::{
+    BeneficiarySource, Command, DepositOutcome, Engine, EngineConfig, NewBeneficiary, NewDeposit, NewPayout, Outcome,
+    SystemClock,
+};
 use outlay_store::BankAccount;
 use serde_json::json;
 
@@ -37,9 +40,12 @@ enum BackendArg {
 
 #[derive(Subcommand)]
 enum Scenario {
-    /// Holds (withdrawals) submitted straight to the engine: the writer's own ceiling, and
-    /// commits per second against requests per second.
+    /// Payout creates (or withdrawals) submitted straight to the engine: the writer's own
+    /// ceiling, and commits per second against requests per second.
     Writer {
+        /// Create withdrawals instead of payouts.
+        #[arg(long)]
+        withdrawals: bool,
         #[arg(long, default_value_t = 50_000)]
         requests: u64,
         #[arg(long, default_value_t = 256)]
@@ -50,6 +56,9 @@ enum Scenario {
     },
     /// The same over HTTP, with idempotency keys, next to `GET /healthz` on the same server.
     Http {
+        /// Create withdrawals instead of payouts.
+        #[arg(long)]
+        withdrawals: bool,
         #[arg(long, default_value_t = 20_000)]
         requests: u64,
         #[arg(long, default_value_t = 64)]
@@ -102,8 +111,43 @@ async fn database(cli: &Cli, dir: &tempfile::TempDir) -> anyhow::Result<String> 
 }
 
 /// Accounts with a designated bank account and plenty of cleared USD.
-async fn seed(engine: &Engine, n: usize) -> anyhow::Result<Vec<(AccountId, outlay::server::NewCredentials)>> {
+/// A seeded account: its id, credentials and a stored SG beneficiary.
+struct Seeded {
+    account: AccountId,
+    creds: outlay::server::NewCredentials,
+    beneficiary: uuid::Uuid,
+}
+
+/// The next SG business day on or after today in Singapore (payouts must fall on one).
+fn payout_date() -> anyhow::Result<time::Date> {
+    let sg = outlay_core::corridors::lookup("SG", "SGD").context("SG corridor")?;
+    let now = time::OffsetDateTime::now_utc();
+    let today = now.to_offset(sg.offset_at(now)).date();
+    Ok(outlay_core::calendar::calendar("SG")?.business_day_on_or_after(today)?)
+}
+
+fn new_payout(account: AccountId, beneficiary: uuid::Uuid, date: time::Date) -> anyhow::Result<NewPayout> {
+    Ok(NewPayout {
+        account,
+        currency: Currency::parse("SGD")?,
+        amount: Amount::from_minor(1)?,
+        purpose: outlay_core::payout::PurposeCode::WagesSalary,
+        payout_reference: "bench".into(),
+        fee_paid_by: None,
+        payout_date: date,
+        quote_id: None,
+        payout_currency: None,
+        payout_amount: None,
+        beneficiary: BeneficiarySource::Stored(beneficiary),
+        payer: None,
+        documentation: Vec::new(),
+        unique_request_id: None,
+    })
+}
+
+async fn seed(engine: &Engine, n: usize) -> anyhow::Result<Vec<Seeded>> {
     let usd = Currency::parse("USD")?;
+    let sgd = Currency::parse("SGD")?;
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let creds = create_account(engine, &format!("bench {i}"), None).await?;
@@ -135,7 +179,42 @@ async fn seed(engine: &Engine, n: usize) -> anyhow::Result<Vec<(AccountId, outla
                 outcome: DepositOutcome::Cleared,
             }))
             .await?;
-        out.push((account, creds));
+        engine
+            .execute(Command::CreateDeposit(NewDeposit {
+                account,
+                currency: sgd,
+                amount: Amount::from_minor(100_000_000_000)?,
+                receiver_account_number: None,
+                deposit_reference: None,
+                sender_name: None,
+                sender_country: None,
+                sender_account_number: None,
+                sender_swift_code: None,
+                source: "operator",
+                outcome: DepositOutcome::Cleared,
+            }))
+            .await?;
+        let beneficiary = NewBeneficiary {
+            account,
+            entity_type: "COMPANY".into(),
+            payment_method: "LOCAL".into(),
+            first_name: None,
+            last_name: None,
+            company_name: Some("Bench Pte Ltd".into()),
+            nickname: None,
+            email: None,
+            bank_country_code: "SG".into(),
+            account_currency_code: "SGD".into(),
+            clearing_system: Some("FAST".into()),
+            bank_details: json!({"bank_country_code": "SG", "account_currency_code": "SGD", "account_holder": "Bench",
+                                 "account_number": "0123456789", "swift_code": "DBSSSGSG", "clearing_system": "FAST"}),
+            address: None,
+            additional_info: None,
+        };
+        let Outcome::Beneficiary(b) = engine.execute(Command::CreateBeneficiary(Box::new(beneficiary))).await? else {
+            bail!("unexpected outcome");
+        };
+        out.push(Seeded { account, creds, beneficiary: b.id });
     }
     Ok(out)
 }
@@ -172,14 +251,15 @@ fn counters(engine: &Engine) -> (u64, u64) {
     (s.batches.load(Ordering::Relaxed), s.commands.load(Ordering::Relaxed))
 }
 
-async fn run_writer(cli: &Cli, requests: u64, concurrency: usize, accounts: usize) -> anyhow::Result<()> {
+async fn run_writer(cli: &Cli, withdrawals: bool, requests: u64, concurrency: usize, accounts: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let url = database(cli, &dir).await?;
     let store = outlay_store::open(&url).await?;
     let engine = Engine::start(store, Arc::new(SystemClock), EngineConfig::default()).await?;
-    let accounts = seed(&engine, accounts.max(1)).await?;
+    let accounts = Arc::new(seed(&engine, accounts.max(1)).await?);
     let usd = Currency::parse("USD")?;
     let one_cent = Amount::from_minor(1)?;
+    let payout_date = if withdrawals { None } else { Some(payout_date()?) };
     let next = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let before = counters(&engine);
@@ -194,9 +274,15 @@ async fn run_writer(cli: &Cli, requests: u64, concurrency: usize, accounts: usiz
                 if i >= requests {
                     break;
                 }
-                let account = accounts[(i as usize) % accounts.len()].0;
+                let seeded = &accounts[(i as usize) % accounts.len()];
                 let t = Instant::now();
-                let cmd = Command::CreateWithdrawal { account, currency: usd, amount: one_cent, reference: None };
+                let cmd = match payout_date {
+                    Some(date) => match new_payout(seeded.account, seeded.beneficiary, date) {
+                        Ok(p) => Command::CreatePayout(Box::new(p)),
+                        Err(_) => break,
+                    },
+                    None => Command::CreateWithdrawal { account: seeded.account, currency: usd, amount: one_cent, reference: None },
+                };
                 match engine.execute(cmd).await {
                     Ok(_) => latencies.push(t.elapsed()),
                     Err(_) => {
@@ -213,7 +299,7 @@ async fn run_writer(cli: &Cli, requests: u64, concurrency: usize, accounts: usiz
     }
     let elapsed = started.elapsed();
     println!("scenario writer, backend {}, {} accounts, concurrency {concurrency}", backend_name(cli), accounts.len());
-    Latencies(all).report("holds", elapsed, errors.load(Ordering::Relaxed));
+    Latencies(all).report(if withdrawals { "withdrawals (holds)" } else { "payouts (holds)" }, elapsed, errors.load(Ordering::Relaxed));
     writer_line(&engine, elapsed, before);
     println!("peak RSS {:.0} MiB", peak_rss_mib());
     verify(&engine).await?;
@@ -264,7 +350,7 @@ where
     (all, errors.load(Ordering::Relaxed), started.elapsed())
 }
 
-async fn run_http(cli: &Cli, requests: u64, concurrency: usize, accounts: usize) -> anyhow::Result<()> {
+async fn run_http(cli: &Cli, withdrawals: bool, requests: u64, concurrency: usize, accounts: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let url = database(cli, &dir).await?;
     let server: Server = start(ServeSettings {
@@ -279,7 +365,7 @@ async fn run_http(cli: &Cli, requests: u64, concurrency: usize, accounts: usize)
     let accounts = seed(&server.engine, accounts.max(1)).await?;
     let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
     let mut tokens = Vec::new();
-    for (_, c) in &accounts {
+    for c in accounts.iter().map(|a| &a.creds) {
         let r: serde_json::Value = http
             .post(format!("{base}/api/v1/connect/token"))
             .header("x-client-id", &c.client_id)
@@ -291,6 +377,8 @@ async fn run_http(cli: &Cli, requests: u64, concurrency: usize, accounts: usize)
         tokens.push(r["auth_token"].as_str().context("token")?.to_owned());
     }
     let tokens = Arc::new(tokens);
+    let date = payout_date()?.to_string();
+    let beneficiaries: Arc<Vec<String>> = Arc::new(accounts.iter().map(|a| a.beneficiary.to_string()).collect());
     println!("scenario http, backend {}, {} accounts, concurrency {concurrency}", backend_name(cli), accounts.len());
 
     let (h, b) = (http.clone(), base.clone());
@@ -302,15 +390,21 @@ async fn run_http(cli: &Cli, requests: u64, concurrency: usize, accounts: usize)
     Latencies(lat).report("GET /healthz (HTTP ceiling)", elapsed, err);
 
     let before = counters(&server.engine);
-    let (h, b, t) = (http.clone(), base.clone(), tokens.clone());
+    let (h, b, t, ben) = (http.clone(), base.clone(), tokens.clone(), beneficiaries.clone());
     let (lat, err, elapsed) = closed_loop(requests, concurrency, move |i| {
-        let (h, b, t) = (h.clone(), b.clone(), t.clone());
+        let (h, b, t, ben, date) = (h.clone(), b.clone(), t.clone(), ben.clone(), date.clone());
         async move {
-            let token = &t[(i as usize) % t.len()];
-            h.post(format!("{b}/api/v1/withdrawals"))
-                .header("x-auth-token", format!("Bearer {token}"))
+            let n = (i as usize) % t.len();
+            let (path, body) = if withdrawals {
+                ("withdrawals", json!({"currency": "USD", "amount": "0.01"}))
+            } else {
+                ("payouts", json!({"currency": "SGD", "amount": "0.01", "purpose_code": "WAGES_SALARY",
+                    "payout_reference": "bench", "payout_date": date, "beneficiary_id": ben[n]}))
+            };
+            h.post(format!("{b}/api/v1/{path}"))
+                .header("x-auth-token", format!("Bearer {}", t[n]))
                 .header("x-idempotency-key", uuid::Uuid::new_v4().to_string())
-                .json(&json!({"currency": "USD", "amount": "0.01"}))
+                .json(&body)
                 .send()
                 .await
                 .is_ok_and(|r| r.status().is_success())
@@ -318,7 +412,8 @@ async fn run_http(cli: &Cli, requests: u64, concurrency: usize, accounts: usize)
     })
     .await;
     let ok = lat.len();
-    Latencies(lat).report("POST /api/v1/withdrawals (held, durable)", elapsed, err);
+    let label = if withdrawals { "POST /api/v1/withdrawals (held, durable)" } else { "POST /api/v1/payouts (held, durable)" };
+    Latencies(lat).report(label, elapsed, err);
     writer_line(&server.engine, elapsed, before);
     println!("peak RSS {:.0} MiB (server and load generator in one process)", peak_rss_mib());
     if ok == 0 {
@@ -333,7 +428,11 @@ async fn run_http(cli: &Cli, requests: u64, concurrency: usize, accounts: usize)
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.scenario {
-        Scenario::Writer { requests, concurrency, accounts } => run_writer(&cli, requests, concurrency, accounts).await,
-        Scenario::Http { requests, concurrency, accounts } => run_http(&cli, requests, concurrency, accounts).await,
+        Scenario::Writer { withdrawals, requests, concurrency, accounts } => {
+            run_writer(&cli, withdrawals, requests, concurrency, accounts).await
+        }
+        Scenario::Http { withdrawals, requests, concurrency, accounts } => {
+            run_http(&cli, withdrawals, requests, concurrency, accounts).await
+        }
     }
 }
