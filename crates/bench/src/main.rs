@@ -251,7 +251,13 @@ fn counters(engine: &Engine) -> (u64, u64) {
     (s.batches.load(Ordering::Relaxed), s.commands.load(Ordering::Relaxed))
 }
 
-async fn run_writer(cli: &Cli, withdrawals: bool, requests: u64, concurrency: usize, accounts: usize) -> anyhow::Result<()> {
+async fn run_writer(
+    cli: &Cli,
+    withdrawals: bool,
+    requests: u64,
+    concurrency: usize,
+    accounts: usize,
+) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let url = database(cli, &dir).await?;
     let store = outlay_store::open(&url).await?;
@@ -281,7 +287,12 @@ async fn run_writer(cli: &Cli, withdrawals: bool, requests: u64, concurrency: us
                         Ok(p) => Command::CreatePayout(Box::new(p)),
                         Err(_) => break,
                     },
-                    None => Command::CreateWithdrawal { account: seeded.account, currency: usd, amount: one_cent, reference: None },
+                    None => Command::CreateWithdrawal {
+                        account: seeded.account,
+                        currency: usd,
+                        amount: one_cent,
+                        reference: None,
+                    },
                 };
                 match engine.execute(cmd).await {
                     Ok(_) => latencies.push(t.elapsed()),
@@ -299,7 +310,11 @@ async fn run_writer(cli: &Cli, withdrawals: bool, requests: u64, concurrency: us
     }
     let elapsed = started.elapsed();
     println!("scenario writer, backend {}, {} accounts, concurrency {concurrency}", backend_name(cli), accounts.len());
-    Latencies(all).report(if withdrawals { "withdrawals (holds)" } else { "payouts (holds)" }, elapsed, errors.load(Ordering::Relaxed));
+    Latencies(all).report(
+        if withdrawals { "withdrawals (holds)" } else { "payouts (holds)" },
+        elapsed,
+        errors.load(Ordering::Relaxed),
+    );
     writer_line(&engine, elapsed, before);
     println!("peak RSS {:.0} MiB", peak_rss_mib());
     verify(&engine).await?;
@@ -350,7 +365,13 @@ where
     (all, errors.load(Ordering::Relaxed), started.elapsed())
 }
 
-async fn run_http(cli: &Cli, withdrawals: bool, requests: u64, concurrency: usize, accounts: usize) -> anyhow::Result<()> {
+async fn run_http(
+    cli: &Cli,
+    withdrawals: bool,
+    requests: u64,
+    concurrency: usize,
+    accounts: usize,
+) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let url = database(cli, &dir).await?;
     let server: Server = start(ServeSettings {
@@ -398,8 +419,11 @@ async fn run_http(cli: &Cli, withdrawals: bool, requests: u64, concurrency: usiz
             let (path, body) = if withdrawals {
                 ("withdrawals", json!({"currency": "USD", "amount": "0.01"}))
             } else {
-                ("payouts", json!({"currency": "SGD", "amount": "0.01", "purpose_code": "WAGES_SALARY",
-                    "payout_reference": "bench", "payout_date": date, "beneficiary_id": ben[n]}))
+                (
+                    "payouts",
+                    json!({"currency": "SGD", "amount": "0.01", "purpose_code": "WAGES_SALARY",
+                    "payout_reference": "bench", "payout_date": date, "beneficiary_id": ben[n]}),
+                )
             };
             h.post(format!("{b}/api/v1/{path}"))
                 .header("x-auth-token", format!("Bearer {}", t[n]))
@@ -412,7 +436,8 @@ async fn run_http(cli: &Cli, withdrawals: bool, requests: u64, concurrency: usiz
     })
     .await;
     let ok = lat.len();
-    let label = if withdrawals { "POST /api/v1/withdrawals (held, durable)" } else { "POST /api/v1/payouts (held, durable)" };
+    let label =
+        if withdrawals { "POST /api/v1/withdrawals (held, durable)" } else { "POST /api/v1/payouts (held, durable)" };
     Latencies(lat).report(label, elapsed, err);
     writer_line(&server.engine, elapsed, before);
     println!("peak RSS {:.0} MiB (server and load generator in one process)", peak_rss_mib());

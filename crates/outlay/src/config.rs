@@ -160,7 +160,6 @@ pub fn writer_config(file: &FileConfig) -> EngineConfig {
         fx_markup_bps: file.fx.markup_bps.unwrap_or(defaults.fx_markup_bps),
         // Validated when the file was loaded.
         fees: file.fee_schedule().ok().flatten().unwrap_or(defaults.fees),
-        ..defaults
     }
 }
 

@@ -569,7 +569,12 @@ async fn postgres_writer_recovers() {
     let admin = db.client().await;
     admin
         .batch_execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'outlay-writer'",
+            // Only this test's database: other tests run writers at the same time.
+            &format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = 'outlay-writer' AND datname = '{}'",
+                db.name
+            ),
         )
         .await
         .expect("terminate the writer's backend");

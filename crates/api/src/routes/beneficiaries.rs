@@ -178,7 +178,7 @@ pub fn parse_beneficiary(b: BeneficiaryBody, account: AccountId, prefix: &str) -
     match &holder {
         None => issues.add(bd("account_holder"), "missing_required_field", "is required"),
         Some(h) if h.chars().count() > 140 => {
-            issues.add(bd("account_holder"), "too_long", "must be at most 140 characters")
+            issues.add(bd("account_holder"), "too_long", "must be at most 140 characters");
         }
         Some(_) => {}
     }
