@@ -19,6 +19,7 @@ both_backends!(
     seed_example_gets_precise_errors,
     beneficiaries_crud_check_and_payment_methods,
     files_upload_by_content,
+    cross_currency_guide_flow,
 );
 
 const TODAY: &str = "2026-11-24";
@@ -538,6 +539,81 @@ async fn files_upload_by_content(backend: Backend) {
     let r = create_payout(&app, &token, &body).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["documentation"][0]["file_type"], "pdf");
+    app.assert_ledger_verifies();
+    app.finish().await;
+}
+
+/// UQPAY's cross-currency payout guide: a THB beneficiary, a USD→THB `payout` quote with the
+/// sell side fixed, then the payout within the quote's 75 seconds.
+async fn cross_currency_guide_flow(backend: Backend) {
+    let (app, _client, token) = app_on_business_day(backend).await;
+    let out = app.cli(&["rates", "set", "--pair", "USDTHB", "--rate", "31.75"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    app.fund(&token, "USD", "500.00").await;
+    let th = json!({
+        "entity_type": "INDIVIDUAL", "first_name": "Somchai", "last_name": "Jaidee", "payment_method": "LOCAL",
+        "bank_details": {"bank_country_code": "TH", "account_currency_code": "THB", "account_holder": "Somchai Jaidee",
+                         "account_number": "1234567890", "swift_code": "BKKBTHBK", "clearing_system": "ORFT"},
+        "address": {"street_address": "99 Sukhumvit Road", "city": "Bangkok", "country": "TH"}
+    });
+    let beneficiary = create_beneficiary(&app, &token, &th).await;
+
+    let quote_body = json!({"sell_currency": "USD", "sell_amount": "100.00", "buy_currency": "THB",
+                            "conversion_date": TODAY, "transaction_type": "payout"});
+    let q = app.post("/api/v1/conversion/quote", &token, &quote_body).await;
+    assert_eq!(q.status, StatusCode::OK, "{}", q.text);
+    // Mid 31.75 less the default 0.50% markup is 31.59125; 100 USD buys 3159.12 THB, rounded down.
+    assert_eq!(q.body["buy_amount"], "3159.12", "{}", q.text);
+    let quote_id = q.body["quote_price"]["quote_id"].as_str().expect("quote_id").to_owned();
+
+    let mut body = payout(&beneficiary, "USD", "100.00");
+    body["quote_id"] = json!(quote_id);
+    body["payout_currency"] = json!("THB");
+    body["payout_amount"] = json!("3159.11");
+    let r = create_payout(&app, &token, &body).await;
+    assert_eq!(
+        (r.body["field"].as_str(), r.body["code"].as_str()),
+        (Some("payout_amount"), Some("quote_mismatch")),
+        "{}",
+        r.text
+    );
+    // A refused payout does not use up the quote.
+    body["payout_amount"] = json!("3159.12");
+    let r = create_payout(&app, &token, &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["payout_currency"], "THB");
+    assert_eq!(r.body["amount_beneficiary_receives"], "3159.12");
+    assert_eq!(r.body["conversion"]["currency_pair"], "USDTHB");
+    assert_eq!(r.body["conversion"]["client_rate"], "31.59125");
+    let id = r.body["payout_id"].as_str().expect("id").to_owned();
+    let b = app.balance(&token, "USD").await;
+    assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("400.00"), Some("100.00")));
+
+    // The quote is spent; another payout with it is refused.
+    let r = create_payout(&app, &token, &body).await;
+    assert_eq!(
+        (r.body["field"].as_str(), r.body["code"].as_str()),
+        (Some("quote_id"), Some("quote_already_used")),
+        "{}",
+        r.text
+    );
+    // A conversion quote cannot pay out, and a payout quote expires after 75 seconds.
+    let mut conversion_quote = quote_body.clone();
+    conversion_quote["transaction_type"] = json!("conversion");
+    let q = app.post("/api/v1/conversion/quote", &token, &conversion_quote).await;
+    body["quote_id"] = q.body["quote_price"]["quote_id"].clone();
+    let r = create_payout(&app, &token, &body).await;
+    assert_eq!(r.body["code"], "quote_type_mismatch", "{}", r.text);
+    let q = app.post("/api/v1/conversion/quote", &token, &quote_body).await;
+    body["quote_id"] = q.body["quote_price"]["quote_id"].clone();
+    app.clock.advance(time::Duration::seconds(76));
+    let r = create_payout(&app, &token, &body).await;
+    assert_eq!(r.body["code"], "quote_expired", "{}", r.text);
+
+    // Completing posts the source amount to the FX position and pays THB out of it.
+    assert_eq!(force(&app, &token, &id, "COMPLETED").await.body["payout_status"], "COMPLETED");
+    let b = app.balance(&token, "USD").await;
+    assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("400.00"), Some("0.00")));
     app.assert_ledger_verifies();
     app.finish().await;
 }
