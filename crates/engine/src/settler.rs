@@ -1,11 +1,17 @@
-//! Sandbox only: settles pending deposits and withdrawals after a delay, as a bank would. The
-//! durable jobs table replaces this for real rails; until then every settle command checks the
-//! object's state in its own transaction, so two nodes settling the same object is harmless.
+//! Sandbox only: settles pending deposits and withdrawals after a delay, as a bank would, and
+//! walks payouts through the sandbox rail: a scheduled payout becomes ready on its date, a ready
+//! one is sent after the delay, a sent one completes after the delay. Deterministic outcomes by
+//! amount: minor units ending in 91 fail at the bank ("account closed"), ending in 92 are
+//! rejected by compliance before sending. The durable jobs table replaces this for real rails;
+//! until then every command checks the object's state in its own transaction, so two nodes
+//! settling the same object is harmless.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+
+use outlay_core::payout::PayoutState;
 
 use crate::{Command, CommandError, Engine, Settlement};
 
@@ -34,7 +40,36 @@ pub async fn settle_due(engine: &Engine, delay: Duration) -> Result<usize, Comma
             Command::SettleWithdrawal { account: w.account_id, withdrawal: w.id, settlement: Settlement::Complete };
         settled += count(engine.execute(cmd).await)?;
     }
+    let today = engine.clock().now().date();
+    for p in engine.store().open_payouts(engine.clock().now(), 500).await? {
+        let Some((to, reason)) = sandbox_rail_step(&p, today, cutoff) else { continue };
+        let cmd =
+            Command::TransitionPayout { account: p.account_id, payout: p.id, to, reason: reason.map(str::to_owned) };
+        settled += count(engine.execute(cmd).await)?;
+    }
     Ok(settled)
+}
+
+/// The sandbox rail's next step for a payout, if it is due.
+fn sandbox_rail_step(
+    p: &outlay_store::PayoutRow,
+    today: time::Date,
+    cutoff: time::OffsetDateTime,
+) -> Option<(PayoutState, Option<&'static str>)> {
+    let state: PayoutState = p.state.parse().ok()?;
+    let trigger = p.amount % 100;
+    match state {
+        PayoutState::Scheduled if p.payout_date <= today => Some((PayoutState::ReadyToSend, None)),
+        PayoutState::ReadyToSend if p.updated_at <= cutoff && trigger == 92 => {
+            Some((PayoutState::Rejected, Some("rejected by compliance screening (sandbox trigger)")))
+        }
+        PayoutState::ReadyToSend if p.updated_at <= cutoff => Some((PayoutState::Sent, None)),
+        PayoutState::Sent if p.updated_at <= cutoff && trigger == 91 => {
+            Some((PayoutState::Failed, Some("account closed")))
+        }
+        PayoutState::Sent if p.updated_at <= cutoff => Some((PayoutState::Completed, None)),
+        _ => None,
+    }
 }
 
 fn count<T>(result: Result<T, CommandError>) -> Result<usize, CommandError> {

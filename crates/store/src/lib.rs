@@ -114,6 +114,8 @@ pub trait Store: Send + Sync + 'static {
         page: PageRequest,
     ) -> StoreResult<Page<PayoutRow>>;
     async fn payout_history(&self, id: Uuid) -> StoreResult<Vec<PayoutTransition>>;
+    /// Payouts still on their way (scheduled, ready or sent) last changed at or before `before`.
+    async fn open_payouts(&self, before: OffsetDateTime, limit: u32) -> StoreResult<Vec<PayoutRow>>;
 
     /// Every operator-set mid rate, by pair.
     async fn fx_rates(&self) -> StoreResult<Vec<FxRateRow>>;

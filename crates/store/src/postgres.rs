@@ -698,6 +698,11 @@ impl Store for PgStore {
         collect(&rows, payouts::transition_from_row)
     }
 
+    async fn open_payouts(&self, before: OffsetDateTime, limit: u32) -> StoreResult<Vec<PayoutRow>> {
+        let rows = self.rows(payouts::SQL_OPEN_PAYOUTS, &[&db_time(before), &i64::from(limit)]).await?;
+        collect(&rows, payouts::payout_from_row)
+    }
+
     async fn audit_entries(&self, after: Option<(AccountId, i64)>, limit: u32) -> StoreResult<Vec<StoredEntry>> {
         let (after_account, after_seq) = after.map_or((Uuid::nil(), 0), |(a, s)| (a.0, s));
         let rows = self.rows(SQL_AUDIT_ENTRIES, &[&after_account, &after_seq, &i64::from(limit)]).await?;

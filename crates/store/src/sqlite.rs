@@ -641,6 +641,10 @@ impl Store for SqliteStore {
         self.read(move |c| payouts::payout_history(c, id)).await
     }
 
+    async fn open_payouts(&self, before: OffsetDateTime, limit: u32) -> StoreResult<Vec<PayoutRow>> {
+        self.read(move |c| payouts::open_payouts(c, ms(before), limit)).await
+    }
+
     async fn audit_entries(&self, after: Option<(AccountId, i64)>, limit: u32) -> StoreResult<Vec<StoredEntry>> {
         self.read(move |c| {
             let (after_account, after_seq) = after.map_or((String::new(), 0), |(a, s)| (a.to_string(), s));

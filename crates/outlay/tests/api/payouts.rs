@@ -20,6 +20,7 @@ both_backends!(
     beneficiaries_crud_check_and_payment_methods,
     files_upload_by_content,
     cross_currency_guide_flow,
+    sandbox_rail_walks_payouts_with_deterministic_outcomes,
 );
 
 const TODAY: &str = "2026-11-24";
@@ -614,6 +615,79 @@ async fn cross_currency_guide_flow(backend: Backend) {
     assert_eq!(force(&app, &token, &id, "COMPLETED").await.body["payout_status"], "COMPLETED");
     let b = app.balance(&token, "USD").await;
     assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("400.00"), Some("0.00")));
+    app.assert_ledger_verifies();
+    app.finish().await;
+}
+
+/// The sandbox rail on the manual clock: ready → sent → completed after the delay each; amounts
+/// ending in .91 fail ("account closed"), .92 are rejected; a scheduled payout waits for its date.
+async fn sandbox_rail_walks_payouts_with_deterministic_outcomes(backend: Backend) {
+    let app = TestApp::spawn_full(backend, true, std::time::Duration::from_secs(2)).await;
+    app.clock.set(datetime!(2026-11-24 02:00 UTC));
+    let client = app.create_account("Rail Co", None);
+    let token = app.token(&client).await;
+    let r = app.post("/api/v1/simulation/deposit", &token, &json!({"amount": "1000.00", "currency": "SGD"})).await;
+    let deposit = r.body["deposit_id"].as_str().expect("id").to_owned();
+    app.post(&format!("/api/v1/simulation/deposit/{deposit}"), &token, &json!({"deposit_status": "COMPLETED"})).await;
+    let b = create_beneficiary(&app, &token, &sg_company()).await;
+    let mut ids = Vec::new();
+    for amount in ["10.00", "10.91", "10.92"] {
+        ids.push(
+            create_payout(&app, &token, &payout(&b, "SGD", amount)).await.body["payout_id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
+    }
+    let mut later = payout(&b, "SGD", "20.00");
+    later["payout_date"] = json!("2026-11-25");
+    let scheduled = create_payout(&app, &token, &later).await.body["payout_id"].as_str().expect("id").to_owned();
+
+    let status = |id: String| {
+        let (app, token) = (&app, &token);
+        async move {
+            app.get(&format!("/api/v1/payouts/{id}"), token).await.body["outlay_status"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        }
+    };
+    let wait = |id: String, want: &'static str| {
+        let status = &status;
+        async move {
+            for _ in 0..60 {
+                if status(id.clone()).await == want {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("payout {id} never became {want} (is {})", status(id.clone()).await);
+        }
+    };
+    app.clock.advance(time::Duration::seconds(3));
+    wait(ids[0].clone(), "SENT").await;
+    wait(ids[2].clone(), "REJECTED").await;
+    assert_eq!(status(scheduled.clone()).await, "SCHEDULED", "not before its date");
+    app.clock.advance(time::Duration::seconds(3));
+    wait(ids[0].clone(), "COMPLETED").await;
+    wait(ids[1].clone(), "FAILED").await;
+    let failed = app.get(&format!("/api/v1/payouts/{}", ids[1]), &token).await;
+    assert_eq!(failed.body["failure_reason"], "account closed");
+    app.clock.advance(time::Duration::days(1));
+    // A day later the old token has expired.
+    let token = app.token(&client).await;
+    let mut ready = false;
+    for _ in 0..60 {
+        if app.get(&format!("/api/v1/payouts/{scheduled}"), &token).await.body["outlay_status"] == "READY_TO_SEND" {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the scheduled payout is released on its date");
+    let bal = app.balance(&token, "SGD").await;
+    // 1000 − 10.00 completed − 20.00 still held; the failed and rejected ones came back.
+    assert_eq!((bal["available_balance"].as_str(), bal["pending_balance"].as_str()), (Some("970.00"), Some("20.00")));
     app.assert_ledger_verifies();
     app.finish().await;
 }

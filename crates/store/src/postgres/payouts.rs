@@ -303,3 +303,10 @@ impl PayoutParams {
         &self.row.created_at
     }
 }
+
+pub const SQL_OPEN_PAYOUTS: &str = concat!(
+    "SELECT ",
+    payout_cols!(),
+    " FROM payouts WHERE state IN ('SCHEDULED', 'READY_TO_SEND', 'SENT') AND updated_at <= $1 \
+     ORDER BY updated_at, id LIMIT $2"
+);

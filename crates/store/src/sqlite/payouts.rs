@@ -364,3 +364,15 @@ pub fn payout_history(conn: &Connection, id: Uuid) -> StoreResult<Vec<PayoutTran
         },
     )
 }
+
+pub fn open_payouts(conn: &Connection, before: i64, limit: u32) -> StoreResult<Vec<PayoutRow>> {
+    query_all(
+        conn,
+        &format!(
+            "SELECT {PAYOUT_COLS} FROM payouts WHERE state IN ('SCHEDULED', 'READY_TO_SEND', 'SENT') \
+             AND updated_at <= ?1 ORDER BY updated_at, id LIMIT ?2"
+        ),
+        params![before, limit],
+        payout_row,
+    )
+}
