@@ -40,22 +40,30 @@ impl FromRequestParts<AppState> for Caller {
         if token.is_empty() {
             return Err(ApiError::unauthorized("missing_token", "the x-auth-token header is empty"));
         }
-        let row = state
-            .engine
-            .store()
-            .token(&hash_secret(token))
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("invalid_token", "the auth token is not valid"))?;
-        if row.expires_at <= state.engine.clock().now() {
+        let hash = hash_secret(token);
+        let (account, expires_at) = match state.tokens.get(&hash) {
+            Some(cached) => cached,
+            None => {
+                let row = state
+                    .engine
+                    .store()
+                    .token(&hash)
+                    .await?
+                    .ok_or_else(|| ApiError::unauthorized("invalid_token", "the auth token is not valid"))?;
+                state.tokens.put(hash, row.account_id, row.expires_at);
+                (row.account_id, row.expires_at)
+            }
+        };
+        if expires_at <= state.engine.clock().now() {
             return Err(ApiError::unauthorized("token_expired", "the auth token has expired; request a new one"));
         }
-        let mut caller = Caller { principal: row.account_id, account: row.account_id };
+        let mut caller = Caller { principal: account, account };
         if let Some(value) = parts.headers.get("x-on-behalf-of") {
             let text = value.to_str().map_err(|_| ApiError::SubAccountNotFound)?.trim();
             if !text.is_empty() {
                 let id: AccountId = text.parse().map_err(|_| ApiError::SubAccountNotFound)?;
                 match state.engine.store().account(id).await? {
-                    Some(sub) if sub.parent_id == Some(row.account_id) && sub.status == "ACTIVE" => caller.account = id,
+                    Some(sub) if sub.parent_id == Some(account) && sub.status == "ACTIVE" => caller.account = id,
                     _ => return Err(ApiError::SubAccountNotFound),
                 }
             }

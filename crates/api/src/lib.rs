@@ -8,6 +8,7 @@ mod extract;
 mod idempotency;
 mod openapi;
 mod routes;
+mod token_cache;
 mod wire;
 
 use std::sync::Arc;
@@ -36,6 +37,13 @@ pub struct ApiConfig {
 pub struct AppState {
     pub engine: Arc<Engine>,
     pub config: Arc<ApiConfig>,
+    tokens: Arc<token_cache::TokenCache>,
+}
+
+impl AppState {
+    pub fn new(engine: Arc<Engine>, config: ApiConfig) -> Self {
+        Self { engine, config: Arc::new(config), tokens: Arc::default() }
+    }
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -52,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(record_metrics))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
@@ -61,4 +70,21 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+/// Request rate and latency per route (the matched path, so ids do not explode the label set).
+async fn record_metrics(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("outlay_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("outlay_http_request_seconds", "route" => route, "method" => method)
+        .record(started.elapsed().as_secs_f64());
+    response
 }

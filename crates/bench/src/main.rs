@@ -380,6 +380,7 @@ async fn run_http(
         sandbox: true,
         settle_after: Duration::from_secs(24 * 3600),
         engine: EngineConfig::default(),
+        metrics_listen: None,
     })
     .await?;
     let base = format!("http://{}", server.addr);

@@ -135,6 +135,8 @@ impl Writer {
         self.stats.commands.fetch_add(size, Ordering::Relaxed);
         self.stats.largest_batch.fetch_max(size, Ordering::Relaxed);
         self.stats.commit_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        metrics::histogram!("outlay_writer_batch_size").record(size as f64);
+        metrics::histogram!("outlay_writer_batch_seconds").record(started.elapsed().as_secs_f64());
         match outcome {
             Ok(results) => {
                 for (job, result) in jobs.into_iter().zip(results) {

@@ -73,6 +73,9 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "OUTLAY_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// Serve Prometheus metrics at /metrics on this address (off by default).
+    #[arg(long, env = "OUTLAY_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Production mode: no simulation endpoints and no first-start account.
     #[arg(long, env = "OUTLAY_PRODUCTION")]
     pub production: bool,
@@ -262,6 +265,7 @@ async fn serve(global: &Global, file: &FileConfig, args: ServeArgs) -> anyhow::R
             args.sandbox_settle_after_ms.or(file.sandbox.settle_after_ms).unwrap_or(2_000),
         ),
         engine: engine_config(global, file),
+        metrics_listen: args.metrics_listen.or(file.metrics_listen),
     };
     let server = server::start(settings.clone()).await?;
     let signal = server::shutdown_signal()?;

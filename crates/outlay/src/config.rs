@@ -19,6 +19,7 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub listen: Option<SocketAddr>,
+    pub metrics_listen: Option<SocketAddr>,
     /// `sandbox` (default) or `production`.
     pub mode: Option<String>,
     #[serde(default)]
@@ -150,6 +151,8 @@ pub struct ServeSettings {
     pub sandbox: bool,
     pub settle_after: Duration,
     pub engine: EngineConfig,
+    /// Serve Prometheus metrics on their own listener (not on the API's).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 pub fn writer_config(file: &FileConfig) -> EngineConfig {
@@ -167,6 +170,7 @@ pub const EXAMPLE: &str = r#"# outlay.toml: every key is optional; flags and OUT
 data_dir = "./outlay-data"
 # database_url = "postgres://outlay@127.0.0.1:5432/outlay"   # default: sqlite in data_dir
 listen = "127.0.0.1:8080"
+# metrics_listen = "127.0.0.1:9090"   # Prometheus metrics at /metrics on their own listener
 mode = "sandbox"            # or "production": no simulation endpoints, no first-start account
 
 [sandbox]

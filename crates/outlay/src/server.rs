@@ -1,10 +1,12 @@
 //! `outlay serve`: the API, the writer and the sandbox settler in one process.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use outlay_api::{ApiConfig, AppState};
 use outlay_engine::auth::{hash_secret, new_api_key, new_client_id};
 use outlay_engine::{Clock, Command, Engine, Outcome, SystemClock};
@@ -28,6 +30,8 @@ pub struct Server {
     shutdown: CancellationToken,
     http: JoinHandle<std::io::Result<()>>,
     settler: Option<JoinHandle<()>>,
+    /// Where Prometheus metrics are served, if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// Create an account with one credential; the API key is returned once and stored hashed.
@@ -69,7 +73,7 @@ pub async fn start_with_clock(settings: ServeSettings, clock: Arc<dyn Clock>) ->
     let listener =
         tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
     let addr = listener.local_addr()?;
-    let state = AppState { engine: engine.clone(), config: Arc::new(ApiConfig { sandbox: settings.sandbox }) };
+    let state = AppState::new(engine.clone(), ApiConfig { sandbox: settings.sandbox });
     let app = outlay_api::router(state);
     let shutdown = CancellationToken::new();
     let http_shutdown = shutdown.clone();
@@ -81,7 +85,58 @@ pub async fn start_with_clock(settings: ServeSettings, clock: Arc<dyn Clock>) ->
         let every = settings.settle_after.clamp(Duration::from_millis(50), Duration::from_secs(1));
         tokio::spawn(outlay_engine::settler::run(engine.clone(), settings.settle_after, every, shutdown.clone()))
     });
-    Ok(Server { addr, engine, first_start, shutdown, http, settler })
+    let metrics_addr = match settings.metrics_listen {
+        Some(addr) => Some(serve_metrics(addr, engine.clone(), shutdown.clone()).await?),
+        None => None,
+    };
+    Ok(Server { addr, engine, first_start, shutdown, http, settler, metrics_addr })
+}
+
+/// The process-wide Prometheus recorder, installed on first use (tests start several servers).
+fn prometheus() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let latency = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+            let sizes = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0];
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &latency)
+                .and_then(|b| b.set_buckets_for_metric(Matcher::Full("outlay_writer_batch_size".into()), &sizes))
+                .and_then(PrometheusBuilder::install_recorder)
+                .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
+                .ok()
+        })
+        .as_ref()
+}
+
+/// `GET /metrics` on its own listener, so metrics are never exposed on the API's address.
+async fn serve_metrics(
+    addr: SocketAddr,
+    engine: Arc<Engine>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<SocketAddr> {
+    let handle = prometheus().context("the metrics recorder could not be installed")?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding metrics on {addr}"))?;
+    let bound = listener.local_addr()?;
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let engine = engine.clone();
+            async move {
+                let stats = engine.writer_stats();
+                metrics::gauge!("outlay_writer_queue_depth").set(engine.queue_depth() as f64);
+                metrics::gauge!("outlay_writer_batches").set(stats.batches.load(Ordering::Relaxed) as f64);
+                metrics::gauge!("outlay_writer_commands").set(stats.commands.load(Ordering::Relaxed) as f64);
+                metrics::gauge!("outlay_writer_retried_batches")
+                    .set(stats.retried_batches.load(Ordering::Relaxed) as f64);
+                handle.render()
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
+    });
+    Ok(bound)
 }
 
 impl Server {

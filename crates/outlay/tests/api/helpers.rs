@@ -105,6 +105,7 @@ impl TestApp {
             // Most tests settle explicitly through the simulation endpoints.
             settle_after,
             engine: EngineConfig::default(),
+            metrics_listen: Some("127.0.0.1:0".parse().expect("addr")),
         };
         let server = start_with_clock(settings, clock.clone()).await.expect("server starts");
         let first = match (&server.first_start, sandbox) {

@@ -1,7 +1,7 @@
 //! Start-up, modes, graceful shutdown, and `kill -9` in the middle of a write storm.
 
 use futures::future::join_all;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::both_backends;
@@ -135,6 +135,19 @@ async fn first_start_account_is_usable(backend: Backend) {
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body["paths"]["/api/v1/withdrawals"]["post"].is_object());
     assert_eq!(app.get("/readyz", &token).await.status, StatusCode::OK);
+
+    // Prometheus metrics on their own listener: per-route rates and latencies, writer batches.
+    let metrics_addr = app.server.as_ref().and_then(|s| s.metrics_addr).expect("metrics listener");
+    let text =
+        reqwest::get(format!("http://{metrics_addr}/metrics")).await.expect("scrape").text().await.expect("text");
+    assert!(
+        text.contains("outlay_http_requests_total{") && text.contains("route=\"/api/v1/simulation/deposit\""),
+        "{text}"
+    );
+    assert!(text.contains("outlay_http_request_seconds_bucket"), "{text}");
+    assert!(text.contains("outlay_writer_batch_size_bucket") && text.contains("outlay_writer_queue_depth"), "{text}");
+    let api = app.request(Method::GET, "/metrics", None, &[], None).await;
+    assert_eq!(api.status, StatusCode::NOT_FOUND, "metrics are not served on the API listener");
 
     // A restart on the same database does not create another account.
     let out = app.cli(&["ledger", "verify", "--json"]);
