@@ -164,36 +164,23 @@ async fn seed(engine: &Engine, n: usize) -> anyhow::Result<Vec<Seeded>> {
                 }),
             })
             .await?;
-        engine
-            .execute(Command::CreateDeposit(NewDeposit {
-                account,
-                currency: usd,
-                amount: Amount::from_minor(100_000_000_000)?,
-                receiver_account_number: None,
-                deposit_reference: None,
-                sender_name: None,
-                sender_country: None,
-                sender_account_number: None,
-                sender_swift_code: None,
-                source: "operator",
-                outcome: DepositOutcome::Cleared,
-            }))
-            .await?;
-        engine
-            .execute(Command::CreateDeposit(NewDeposit {
-                account,
-                currency: sgd,
-                amount: Amount::from_minor(100_000_000_000)?,
-                receiver_account_number: None,
-                deposit_reference: None,
-                sender_name: None,
-                sender_country: None,
-                sender_account_number: None,
-                sender_swift_code: None,
-                source: "operator",
-                outcome: DepositOutcome::Cleared,
-            }))
-            .await?;
+        for currency in [usd, sgd] {
+            engine
+                .execute(Command::CreateDeposit(NewDeposit {
+                    account,
+                    currency,
+                    amount: Amount::from_minor(100_000_000_000)?,
+                    receiver_account_number: None,
+                    deposit_reference: None,
+                    sender_name: None,
+                    sender_country: None,
+                    sender_account_number: None,
+                    sender_swift_code: None,
+                    source: "operator",
+                    outcome: DepositOutcome::Cleared,
+                }))
+                .await?;
+        }
         let beneficiary = NewBeneficiary {
             account,
             entity_type: "COMPANY".into(),
