@@ -67,7 +67,18 @@ pub async fn spec() -> Json<Value> {
             "/api/v1/beneficiaries/{id}/delete": {"post": op("Delete a beneficiary (payouts keep their snapshot)", "beneficiaries", true)},
             "/api/v1/beneficiaries/check": {"post": op("Check beneficiary bank details without storing them", "beneficiaries", false)},
             "/api/v1/beneficiaries/paymentmethods": {"get": op("Payment methods, clearing systems and required fields per corridor (currency, country)", "beneficiaries", false)},
-            "/api/v1/files/upload": {"post": op("Upload a supporting document (multipart field file, optional notes; 20 MB; jpeg, png, pdf, doc, docx by content)", "files", true)}
+            "/api/v1/transfer": {"get": op("List internal transfers into, out of or made by the account (transfer_status)", "transfers", false),
+                                 "post": op("Move available funds between the account and its connected accounts (x-idempotency-key required)", "transfers", true)},
+            "/api/v1/transfer/{id}": {"get": op("Retrieve an internal transfer", "transfers", false)},
+            "/api/v1/files/upload": {"post": op("Upload a supporting document (multipart field file, optional notes; 20 MB; jpeg, png, pdf, doc, docx by content)", "files", true)},
+            "/api/v1/webhook_endpoints": {"get": op("List active webhook endpoints", "webhooks", false),
+                                          "post": op("Register a webhook endpoint {url, event_types?}; answers the signing secret, shown only here and on rotate", "webhooks", true)},
+            "/api/v1/webhook_endpoints/{id}": {"get": op("Retrieve a webhook endpoint (without its secret)", "webhooks", false),
+                                               "delete": op("Delete a webhook endpoint; its pending deliveries fail", "webhooks", true)},
+            "/api/v1/webhook_endpoints/{id}/rotate_secret": {"post": op("Replace an endpoint's signing secret; answers the new one", "webhooks", true)},
+            "/api/v1/webhook_deliveries": {"get": op("The delivery log: each delivery with its event, attempts and last result (status, event_type, endpoint_id, event_id, start_time, end_time)", "webhooks", false)},
+            "/api/v1/webhook_events/replay": {"post": op("Deliver every matching event again {event_type?, start_time?, end_time?, endpoint_id?}", "webhooks", true)},
+            "/api/v1/webhook_events/{id}/replay": {"post": op("Deliver one event again to the account's active endpoints", "webhooks", true)}
         },
         "components": {
             "responses": {"Error": {"description": "UQPAY error envelope", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
@@ -97,6 +108,8 @@ mod tests {
             include_str!("routes/health.rs"),
             include_str!("routes/payouts.rs"),
             include_str!("routes/simulation.rs"),
+            include_str!("routes/transfers.rs"),
+            include_str!("routes/webhooks.rs"),
             include_str!("routes/withdrawals.rs"),
         ];
         let mut checked = 0;

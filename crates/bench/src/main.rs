@@ -368,6 +368,7 @@ async fn run_http(
         settle_after: Duration::from_secs(24 * 3600),
         engine: EngineConfig::default(),
         metrics_listen: None,
+        webhooks: Default::default(),
     })
     .await?;
     let base = format!("http://{}", server.addr);

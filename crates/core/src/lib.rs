@@ -14,6 +14,8 @@ pub mod ledger;
 pub mod money;
 pub mod payout;
 pub mod refs;
+pub mod screening;
+pub mod webhooks;
 
 pub use idempotency::IdempotencyKey;
 pub use ids::{AccountId, EntityId};

@@ -24,6 +24,11 @@ pub fn new_token() -> String {
     format!("tok_{}", random_string(48))
 }
 
+/// A webhook signing secret. Unlike API keys it is stored as issued: Outlay signs with it.
+pub fn new_webhook_secret() -> String {
+    format!("whsec_{}", random_string(48))
+}
+
 pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }

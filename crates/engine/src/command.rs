@@ -126,6 +126,19 @@ pub struct NewConversion {
     pub reference: Option<String>,
 }
 
+/// An internal transfer between accounts of one family (a platform account and its connected
+/// accounts), checked in the writer.
+#[derive(Clone, Debug)]
+pub struct NewTransfer {
+    /// The caller's own (platform) account: both sides must belong to its family.
+    pub principal: AccountId,
+    pub source: AccountId,
+    pub target: AccountId,
+    pub currency: Currency,
+    pub amount: Amount,
+    pub reason: Option<String>,
+}
+
 #[derive(Clone, Debug)]
 pub enum Command {
     SetRates {
@@ -172,6 +185,8 @@ pub enum Command {
         currency: Currency,
         target: Amount,
     },
+    /// Move available funds between an account and its connected accounts.
+    CreateTransfer(NewTransfer),
     CreateBeneficiary(Box<NewBeneficiary>),
     UpdateBeneficiary {
         id: Uuid,
@@ -193,12 +208,65 @@ pub enum Command {
         to: outlay_core::payout::PayoutState,
         reason: Option<String>,
     },
+    /// Register a webhook endpoint; its secret is generated here and shown once.
+    CreateWebhookEndpoint {
+        account: AccountId,
+        url: String,
+        /// Validated event types; empty means all.
+        event_types: Vec<String>,
+    },
+    RotateWebhookSecret {
+        account: AccountId,
+        endpoint: Uuid,
+    },
+    /// Delete an endpoint; its pending deliveries fail.
+    DeleteWebhookEndpoint {
+        account: AccountId,
+        endpoint: Uuid,
+    },
+    /// Deliver events again (the next generation of deliveries) to the account's active endpoints.
+    ReplayWebhookEvents(WebhookReplay),
+    /// The delivery worker leases due deliveries (engine clock), counting an attempt on each.
+    ClaimWebhookDeliveries {
+        limit: u32,
+        lease: time::Duration,
+    },
+    /// The delivery worker reports one attempt; the engine schedules the retry or settles it.
+    RecordWebhookAttempt(WebhookAttempt),
+}
+
+/// Which events to deliver again. Events of the account and of its connected accounts qualify.
+#[derive(Clone, Debug)]
+pub struct WebhookReplay {
+    pub account: AccountId,
+    /// One event (404 if the account cannot see it), or every event matching the rest.
+    pub event_id: Option<Uuid>,
+    pub event_type: Option<String>,
+    pub start_time: Option<OffsetDateTime>,
+    pub end_time: Option<OffsetDateTime>,
+    /// Only to this endpoint of the account.
+    pub endpoint_id: Option<Uuid>,
+}
+
+/// What happened when the worker sent one delivery.
+#[derive(Clone, Debug)]
+pub struct WebhookAttempt {
+    pub delivery_id: Uuid,
+    /// The attempt number the claim returned.
+    pub attempt: i32,
+    pub first_attempt_at: OffsetDateTime,
+    /// The receiver answered 2xx.
+    pub succeeded: bool,
+    pub status_code: Option<u16>,
+    /// Why it failed: the HTTP status and the start of the body, or the network error.
+    pub error: Option<String>,
 }
 
 impl Command {
     /// Client accounts whose ledger chains this command may write (locked up front, in order).
     pub fn chain_owners(&self) -> Option<AccountId> {
         match self {
+            Command::CreateTransfer(t) => Some(t.source),
             Command::CreateAccount { .. } | Command::SetBankAccount { .. } | Command::IssueToken { .. } => None,
             Command::SetRates { .. } | Command::CreateQuote(_) => None,
             Command::CreateConversion(c) => Some(c.account),
@@ -213,25 +281,62 @@ impl Command {
             | Command::UpdateBeneficiary { .. }
             | Command::DeleteBeneficiary { .. }
             | Command::UploadFile { .. } => None,
+            Command::CreateWebhookEndpoint { .. }
+            | Command::RotateWebhookSecret { .. }
+            | Command::DeleteWebhookEndpoint { .. }
+            | Command::ReplayWebhookEvents(_)
+            | Command::ClaimWebhookDeliveries { .. }
+            | Command::RecordWebhookAttempt(_) => None,
+        }
+    }
+
+    /// A second chain, for the rare command that moves money between two client accounts.
+    pub fn second_chain_owner(&self) -> Option<AccountId> {
+        match self {
+            Command::CreateTransfer(t) => Some(t.target),
+            _ => None,
         }
     }
 }
 
 #[derive(Clone, Debug)]
 pub enum Outcome {
-    RatesSet { count: usize },
+    RatesSet {
+        count: usize,
+    },
     Quote(Box<outlay_store::QuoteRow>),
     Conversion(Box<outlay_store::ConversionRow>),
-    AccountCreated { account: AccountRow, credential_id: Uuid },
+    AccountCreated {
+        account: AccountRow,
+        credential_id: Uuid,
+    },
     BankAccountSet,
     TokenIssued,
     Deposit(DepositRow),
     Withdrawal(WithdrawalRow),
-    ReserveSet { currency: Currency, reserve: Amount, available: Amount },
+    ReserveSet {
+        currency: Currency,
+        reserve: Amount,
+        available: Amount,
+    },
     Beneficiary(outlay_store::BeneficiaryRow),
     BeneficiaryDeleted,
     File(outlay_store::FileRow),
     Payout(Box<outlay_store::PayoutRow>),
+    Transfer(Box<outlay_store::TransferRow>),
+    /// An endpoint as stored; the secret is rendered only on create and rotate.
+    WebhookEndpoint(Box<outlay_store::WebhookEndpointRow>),
+    WebhookReplayed {
+        events: u64,
+        deliveries: u64,
+    },
+    WebhookDeliveriesClaimed(Vec<outlay_store::ClaimedDelivery>),
+    /// `status` is pending (retry scheduled), succeeded or failed; `recorded` is false when a
+    /// later claim superseded the attempt.
+    WebhookAttemptRecorded {
+        status: String,
+        recorded: bool,
+    },
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

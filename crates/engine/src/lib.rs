@@ -12,12 +12,13 @@ pub mod idempotency;
 mod ops;
 pub mod settler;
 pub mod verify;
+pub mod webhooks;
 mod writer;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use command::{
     BeneficiarySource, Command, CommandError, DepositOutcome, Document, FileUpload, NewBeneficiary, NewConversion,
-    NewDeposit, NewPayout, NewQuote, Outcome, Settlement,
+    NewDeposit, NewPayout, NewQuote, NewTransfer, Outcome, Settlement, WebhookAttempt, WebhookReplay,
 };
 pub use engine::{Engine, EngineConfig};
 pub use idempotency::{IdempotencyContext, StoredResponse, WriteResult};

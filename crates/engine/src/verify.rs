@@ -108,6 +108,15 @@ pub async fn verify_ledger(store: &dyn Store) -> StoreResult<VerifyReport> {
         }
     }
 
+    // Both sides of an internal transfer are written together: its clearing account nets to zero.
+    for (key, balance) in &report.balances {
+        if key.kind == outlay_core::ledger::Kind::Clearing(outlay_core::ledger::rules::TRANSFER_CLEARING.to_owned())
+            && *balance != 0
+        {
+            out.violations
+                .push(format!("internal transfer clearing in {} does not net to zero ({balance})", key.currency));
+        }
+    }
     let mut totals: HashMap<String, CurrencyTotals> = HashMap::new();
     for (key, balance) in &report.balances {
         let code = key.currency.code();

@@ -116,7 +116,11 @@ impl Writer {
     }
 
     async fn run_batch(&self, conn: &mut dyn WriterConn, jobs: Vec<Job>) {
-        let mut owners: Vec<AccountId> = jobs.iter().filter_map(|j| j.request.command.chain_owners()).collect();
+        let mut owners: Vec<AccountId> = jobs
+            .iter()
+            .flat_map(|j| [j.request.command.chain_owners(), j.request.command.second_chain_owner()])
+            .flatten()
+            .collect();
         owners.sort_unstable();
         owners.dedup();
         let started = Instant::now();

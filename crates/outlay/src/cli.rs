@@ -266,6 +266,7 @@ async fn serve(global: &Global, file: &FileConfig, args: ServeArgs) -> anyhow::R
         ),
         engine: engine_config(global, file),
         metrics_listen: args.metrics_listen.or(file.metrics_listen),
+        webhooks: config::webhook_config(file),
     };
     let server = server::start(settings.clone()).await?;
     let signal = server::shutdown_signal()?;

@@ -10,6 +10,7 @@ use outlay_core::fees::{FeeRule, FeeSchedule};
 use outlay_core::payout::FeePaidBy;
 use outlay_core::{Amount, Currency};
 use outlay_engine::EngineConfig;
+use outlay_worker::webhooks::WebhookWorkerConfig;
 use serde::Deserialize;
 
 /// The config file's shape; every key is optional.
@@ -28,6 +29,8 @@ pub struct FileConfig {
     pub writer: WriterFile,
     #[serde(default)]
     pub fx: FxFile,
+    #[serde(default)]
+    pub webhooks: WebhooksFile,
     /// The fee schedule; when given it replaces the built-in one (first matching rule wins).
     #[serde(default)]
     pub fees: Vec<FeeFile>,
@@ -106,6 +109,15 @@ pub struct WriterFile {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct WebhooksFile {
+    /// How often the delivery worker looks for due deliveries when idle (milliseconds).
+    pub poll_interval_ms: Option<u64>,
+    /// Most webhook requests in flight at once.
+    pub concurrency: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FxFile {
     /// Markup taken from client rates, in basis points (50 = 0.50%).
     pub markup_bps: Option<u32>,
@@ -153,6 +165,18 @@ pub struct ServeSettings {
     pub engine: EngineConfig,
     /// Serve Prometheus metrics on their own listener (not on the API's).
     pub metrics_listen: Option<SocketAddr>,
+    /// The webhook delivery worker.
+    pub webhooks: WebhookWorkerConfig,
+}
+
+/// The webhook worker's settings from the config file (`[webhooks]`), else the defaults.
+pub fn webhook_config(file: &FileConfig) -> WebhookWorkerConfig {
+    let defaults = WebhookWorkerConfig::default();
+    WebhookWorkerConfig {
+        poll_interval: file.webhooks.poll_interval_ms.map_or(defaults.poll_interval, Duration::from_millis),
+        concurrency: file.webhooks.concurrency.unwrap_or(defaults.concurrency).max(1),
+        ..defaults
+    }
 }
 
 pub fn writer_config(file: &FileConfig) -> EngineConfig {
@@ -182,6 +206,10 @@ queue_capacity = 16384      # waiting requests before new writes get 503
 
 [fx]
 markup_bps = 50             # taken from the mid rate against the client (50 = 0.50%); below 10000
+
+[webhooks]
+poll_interval_ms = 200      # how often the delivery worker looks for due deliveries when idle
+concurrency = 32            # most webhook requests in flight at once (each times out after 10 s)
 
 # Fees on payouts, in the payout's source currency; the first matching rule wins. Without any
 # [[fees]] the built-in schedule applies: LOCAL free; SWIFT 15.00 SHARED / 25.00 OURS in USD, EUR,

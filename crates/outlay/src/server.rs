@@ -1,4 +1,5 @@
-//! `outlay serve`: the API, the writer and the sandbox settler in one process.
+//! `outlay serve`: the API, the writer, the webhook delivery worker and the sandbox settler in
+//! one process.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -30,6 +31,7 @@ pub struct Server {
     shutdown: CancellationToken,
     http: JoinHandle<std::io::Result<()>>,
     settler: Option<JoinHandle<()>>,
+    webhooks: JoinHandle<()>,
     /// Where Prometheus metrics are served, if anywhere.
     pub metrics_addr: Option<SocketAddr>,
 }
@@ -89,7 +91,10 @@ pub async fn start_with_clock(settings: ServeSettings, clock: Arc<dyn Clock>) ->
         Some(addr) => Some(serve_metrics(addr, engine.clone(), shutdown.clone()).await?),
         None => None,
     };
-    Ok(Server { addr, engine, first_start, shutdown, http, settler, metrics_addr })
+    // Signed webhook delivery, in sandbox and production alike.
+    let webhooks =
+        tokio::spawn(outlay_worker::webhooks::run(engine.clone(), settings.webhooks.clone(), shutdown.clone()));
+    Ok(Server { addr, engine, first_start, shutdown, http, settler, webhooks, metrics_addr })
 }
 
 /// The process-wide Prometheus recorder, installed on first use (tests start several servers).
@@ -147,6 +152,8 @@ impl Server {
         if let Some(settler) = self.settler {
             let _ = settler.await;
         }
+        // Before the writer stops: the worker records the outcome of requests still in flight.
+        let _ = self.webhooks.await;
         self.engine.shutdown().await;
         served??;
         Ok(())

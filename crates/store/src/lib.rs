@@ -114,6 +114,14 @@ pub trait Store: Send + Sync + 'static {
         page: PageRequest,
     ) -> StoreResult<Page<PayoutRow>>;
     async fn payout_history(&self, id: Uuid) -> StoreResult<Vec<PayoutTransition>>;
+    /// A transfer visible to `account`: made by it, or into or out of it.
+    async fn transfer(&self, account: AccountId, id: Uuid) -> StoreResult<Option<TransferRow>>;
+    async fn transfers(
+        &self,
+        account: AccountId,
+        status: Option<String>,
+        page: PageRequest,
+    ) -> StoreResult<Page<TransferRow>>;
     /// Payouts still on their way (scheduled, ready or sent) last changed at or before `before`.
     async fn open_payouts(&self, before: OffsetDateTime, limit: u32) -> StoreResult<Vec<PayoutRow>>;
 
@@ -127,6 +135,20 @@ pub trait Store: Send + Sync + 'static {
         filter: &ConversionFilter,
         page: PageRequest,
     ) -> StoreResult<Page<ConversionRow>>;
+
+    /// An active webhook endpoint of `account`.
+    async fn webhook_endpoint(&self, account: AccountId, id: Uuid) -> StoreResult<Option<WebhookEndpointRow>>;
+    /// The active webhook endpoints of `account`, newest first.
+    async fn webhook_endpoints(&self, account: AccountId, page: PageRequest) -> StoreResult<Page<WebhookEndpointRow>>;
+    /// Deliveries to `account`'s endpoints with their events, newest first.
+    async fn webhook_deliveries(
+        &self,
+        account: AccountId,
+        filter: &WebhookDeliveryFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<WebhookDeliveryView>>;
+    /// Whether any delivery is due at `now` and not leased (a cheap check before a claim).
+    async fn webhook_deliveries_due(&self, now: OffsetDateTime) -> StoreResult<bool>;
 
     /// Every client-owned ledger account of `account`.
     async fn balances(&self, account: AccountId) -> StoreResult<Vec<BalanceRow>>;
@@ -208,6 +230,7 @@ pub trait WriteTx: Send {
     async fn insert_file(&mut self, row: &FileRow, content: &[u8]) -> StoreResult<()>;
     async fn file(&mut self, id: Uuid) -> StoreResult<Option<FileRow>>;
     async fn insert_payout(&mut self, row: &PayoutRow) -> StoreResult<()>;
+    async fn insert_transfer(&mut self, row: &TransferRow) -> StoreResult<()>;
     async fn payout(&mut self, id: Uuid) -> StoreResult<Option<PayoutRow>>;
     /// Move a payout to `to_state` and append the transition to its history.
     async fn set_payout_state(&mut self, change: &PayoutStateChange) -> StoreResult<()>;
@@ -221,6 +244,38 @@ pub trait WriteTx: Send {
     async fn mark_quote_used(&mut self, id: Uuid, used_by: Uuid, at: OffsetDateTime) -> StoreResult<bool>;
     async fn insert_conversion(&mut self, row: &ConversionRow) -> StoreResult<()>;
 
-    /// Append to the outbox; `object_seq` is the next sequence number of `event.source_id`.
+    /// Append to the outbox; `object_seq` is the next sequence number of `event.source_id`. In the
+    /// same transaction, a pending delivery is created for every active webhook endpoint of the
+    /// event's account and of its parent account whose filter takes the event's type.
     async fn insert_event(&mut self, event: &NewEvent) -> StoreResult<i64>;
+    async fn event(&mut self, id: Uuid) -> StoreResult<Option<EventRow>>;
+
+    async fn insert_webhook_endpoint(&mut self, row: &WebhookEndpointRow) -> StoreResult<()>;
+    /// Any endpoint, deleted or not.
+    async fn webhook_endpoint(&mut self, id: Uuid) -> StoreResult<Option<WebhookEndpointRow>>;
+    /// Replace the secret, event types, status and update time.
+    async fn update_webhook_endpoint(&mut self, row: &WebhookEndpointRow) -> StoreResult<()>;
+    async fn count_active_webhook_endpoints(&mut self, account: AccountId) -> StoreResult<u64>;
+    /// Fail every pending delivery to an endpoint (it was deleted). Returns how many.
+    async fn fail_pending_webhook_deliveries(
+        &mut self,
+        endpoint: Uuid,
+        at: OffsetDateTime,
+        reason: &str,
+    ) -> StoreResult<u64>;
+    /// Lease up to `limit` due deliveries until `lease_until`, counting the attempt. On
+    /// PostgreSQL rows leased by another node's open transaction are skipped.
+    async fn claim_webhook_deliveries(
+        &mut self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Record an attempt's outcome unless the delivery was claimed again since (then false).
+    async fn record_webhook_attempt(&mut self, record: &WebhookAttemptRecord) -> StoreResult<bool>;
+    /// How many events a replay would deliver again.
+    async fn count_replay_events(&mut self, filter: &WebhookReplayFilter) -> StoreResult<u64>;
+    /// Create the next generation of deliveries for the events and endpoints `filter` selects.
+    /// Returns how many deliveries were created.
+    async fn replay_webhook_events(&mut self, filter: &WebhookReplayFilter, at: OffsetDateTime) -> StoreResult<u64>;
 }

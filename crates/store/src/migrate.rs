@@ -28,6 +28,8 @@ pub const SQLITE: &[Migration] = &[
     },
     Migration { version: 3, name: "fx", sql: include_str!("../migrations/sqlite/0003_fx.sql") },
     Migration { version: 4, name: "payouts", sql: include_str!("../migrations/sqlite/0004_payouts.sql") },
+    Migration { version: 5, name: "webhooks", sql: include_str!("../migrations/sqlite/0005_webhooks.sql") },
+    Migration { version: 6, name: "transfers", sql: include_str!("../migrations/sqlite/0006_transfers.sql") },
 ];
 
 pub const POSTGRES: &[Migration] = &[
@@ -39,6 +41,8 @@ pub const POSTGRES: &[Migration] = &[
     },
     Migration { version: 3, name: "fx", sql: include_str!("../migrations/postgres/0003_fx.sql") },
     Migration { version: 4, name: "payouts", sql: include_str!("../migrations/postgres/0004_payouts.sql") },
+    Migration { version: 5, name: "webhooks", sql: include_str!("../migrations/postgres/0005_webhooks.sql") },
+    Migration { version: 6, name: "transfers", sql: include_str!("../migrations/postgres/0006_transfers.sql") },
 ];
 
 #[cfg(test)]

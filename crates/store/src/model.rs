@@ -376,3 +376,128 @@ pub struct ConversionFilter {
     pub start_time: Option<OffsetDateTime>,
     pub end_time: Option<OffsetDateTime>,
 }
+
+/// A stored event of the outbox.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventRow {
+    pub id: Uuid,
+    /// The account the event happened to (a connected account's events go to its parent's
+    /// endpoints too).
+    pub account_id: AccountId,
+    pub event_name: String,
+    pub event_type: String,
+    pub source_id: Uuid,
+    /// 1, 2, … per source object, in the order its events were written.
+    pub object_seq: i64,
+    pub data: Value,
+    pub created_at: OffsetDateTime,
+}
+
+/// Where an account's events are delivered. The secret signs every delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookEndpointRow {
+    pub id: Uuid,
+    pub account_id: AccountId,
+    pub url: String,
+    pub secret: String,
+    /// Event types delivered; empty means all.
+    pub event_types: Vec<String>,
+    /// ACTIVE or DELETED.
+    pub status: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// One event to one endpoint (generation 0 at fan-out, one more per replay).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookDeliveryRow {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    pub endpoint_id: Uuid,
+    /// The endpoint's owner.
+    pub account_id: AccountId,
+    pub generation: i32,
+    /// pending, succeeded or failed.
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: OffsetDateTime,
+    pub lease_until: Option<OffsetDateTime>,
+    pub first_attempt_at: Option<OffsetDateTime>,
+    pub last_attempt_at: Option<OffsetDateTime>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub delivered_at: Option<OffsetDateTime>,
+}
+
+/// A delivery with its event, for the delivery log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WebhookDeliveryView {
+    pub delivery: WebhookDeliveryRow,
+    pub event: EventRow,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct WebhookDeliveryFilter {
+    pub status: Option<String>,
+    pub event_type: Option<String>,
+    pub endpoint_id: Option<Uuid>,
+    pub event_id: Option<Uuid>,
+    pub start_time: Option<OffsetDateTime>,
+    pub end_time: Option<OffsetDateTime>,
+}
+
+/// A delivery claimed by a worker: everything needed to send it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClaimedDelivery {
+    pub delivery_id: Uuid,
+    /// The number of this attempt (the claim counts it); its result is recorded only if no
+    /// later claim has been made since.
+    pub attempt: i32,
+    pub first_attempt_at: OffsetDateTime,
+    pub endpoint_id: Uuid,
+    pub url: String,
+    pub secret: String,
+    pub event: EventRow,
+}
+
+/// The outcome of one attempt, as the engine decided it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookAttemptRecord {
+    pub delivery_id: Uuid,
+    pub attempt: i32,
+    /// pending (retry at `next_attempt_at`), succeeded or failed.
+    pub status: String,
+    pub next_attempt_at: OffsetDateTime,
+    pub status_code: Option<i32>,
+    pub error: Option<String>,
+    pub at: OffsetDateTime,
+}
+
+/// Which events to deliver again, to which of `owner`'s active endpoints. Only events of `owner`
+/// and of its connected accounts are considered; endpoint filters apply.
+#[derive(Clone, Debug)]
+pub struct WebhookReplayFilter {
+    pub owner: AccountId,
+    pub event_id: Option<Uuid>,
+    pub event_type: Option<String>,
+    pub start_time: Option<OffsetDateTime>,
+    pub end_time: Option<OffsetDateTime>,
+    pub endpoint_id: Option<Uuid>,
+}
+
+#[derive(Clone, Debug)]
+pub struct TransferRow {
+    pub id: Uuid,
+    /// The platform account that made it.
+    pub account_id: AccountId,
+    pub short_reference_id: String,
+    pub source_account_id: AccountId,
+    pub target_account_id: AccountId,
+    pub currency: String,
+    pub amount: i64,
+    pub reason: Option<String>,
+    pub status: String,
+    pub created_at: OffsetDateTime,
+    pub completed_at: Option<OffsetDateTime>,
+}

@@ -40,6 +40,8 @@ const POOL_SIZE: usize = 8;
 /// ("outlay" in ASCII, then the migrator's number).
 mod fx;
 mod payouts;
+mod transfers;
+mod webhooks;
 
 const MIGRATION_LOCK_KEY: i64 = 0x6f75_746c_6179_0001;
 
@@ -314,9 +316,17 @@ const SQL_WITHDRAWAL_INSERT: &str = concat!(
 );
 const SQL_WITHDRAWAL_STATUS: &str =
     "UPDATE withdrawals SET status = $2, updated_at = $3, completed_at = $4, failure_reason = $5 WHERE id = $1";
-const SQL_EVENT_INSERT: &str = "INSERT INTO events (id, account_id, event_name, event_type, source_id, object_seq, data, created_at) \
+/// The event and, in the same statement, a pending delivery for every active webhook endpoint of
+/// the event's account or of its parent whose filter takes the event's type.
+const SQL_EVENT_INSERT: &str = "WITH ev AS (INSERT INTO events (id, account_id, event_name, event_type, source_id, object_seq, data, created_at) \
      SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::uuid, COALESCE(MAX(object_seq), 0) + 1, $6::text::jsonb, $7::timestamptz \
-     FROM events WHERE source_id = $5 RETURNING object_seq";
+     FROM events WHERE source_id = $5 RETURNING object_seq), \
+     fan AS (INSERT INTO webhook_deliveries (id, event_id, endpoint_id, account_id, generation, status, attempts, next_attempt_at, created_at) \
+     SELECT gen_random_uuid(), $1::uuid, ep.id, ep.account_id, 0, 'pending', 0, $7::timestamptz, $7::timestamptz \
+     FROM webhook_endpoints ep WHERE ep.status = 'ACTIVE' \
+     AND ep.account_id IN ($2::uuid, (SELECT parent_id FROM accounts WHERE id = $2::uuid)) \
+     AND (ep.event_types = '[]'::jsonb OR ep.event_types @> jsonb_build_array($4::text))) \
+     SELECT object_seq FROM ev";
 
 fn account_from_row(r: &Row) -> StoreResult<AccountRow> {
     let bank: Option<String> = col(r, 5)?;
@@ -585,6 +595,31 @@ impl Store for PgStore {
         self.conversions_read(account, filter, page).await
     }
 
+    async fn webhook_endpoint(&self, account: AccountId, id: Uuid) -> StoreResult<Option<crate::WebhookEndpointRow>> {
+        self.webhook_endpoint_read(account, id).await
+    }
+
+    async fn webhook_endpoints(
+        &self,
+        account: AccountId,
+        page: PageRequest,
+    ) -> StoreResult<Page<crate::WebhookEndpointRow>> {
+        self.webhook_endpoints_read(account, page).await
+    }
+
+    async fn webhook_deliveries(
+        &self,
+        account: AccountId,
+        filter: &crate::WebhookDeliveryFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<crate::WebhookDeliveryView>> {
+        self.webhook_deliveries_read(account, filter, page).await
+    }
+
+    async fn webhook_deliveries_due(&self, now: OffsetDateTime) -> StoreResult<bool> {
+        self.webhook_deliveries_due_read(now).await
+    }
+
     async fn balances(&self, account: AccountId) -> StoreResult<Vec<BalanceRow>> {
         let rows = self.rows(SQL_BALANCES, &[&account.to_string()]).await?;
         collect(&rows, |r| {
@@ -696,6 +731,22 @@ impl Store for PgStore {
     async fn payout_history(&self, id: Uuid) -> StoreResult<Vec<PayoutTransition>> {
         let rows = self.rows(payouts::SQL_PAYOUT_HISTORY, &[&id]).await?;
         collect(&rows, payouts::transition_from_row)
+    }
+
+    async fn transfer(&self, account: AccountId, id: Uuid) -> StoreResult<Option<crate::TransferRow>> {
+        self.row_opt(transfers::SQL_TRANSFER, &[&account.0, &id]).await?.as_ref().map(transfers::from_row).transpose()
+    }
+
+    async fn transfers(
+        &self,
+        account: AccountId,
+        status: Option<String>,
+        page: PageRequest,
+    ) -> StoreResult<Page<crate::TransferRow>> {
+        let (limit, offset) = page_params(page);
+        let total = count_of(&self.row(transfers::SQL_TRANSFERS_COUNT, &[&account.0, &status]).await?)?;
+        let rows = self.rows(transfers::SQL_TRANSFERS, &[&account.0, &status, &limit, &offset]).await?;
+        Ok(Page { total_items: total, items: collect(&rows, transfers::from_row)? })
     }
 
     async fn open_payouts(&self, before: OffsetDateTime, limit: u32) -> StoreResult<Vec<PayoutRow>> {
@@ -1237,6 +1288,28 @@ impl WriteTx for PgTx<'_> {
         self.opt(payouts::SQL_PAYOUT, &[&id, &none]).await?.as_ref().map(payouts::payout_from_row).transpose()
     }
 
+    async fn insert_transfer(&mut self, t: &crate::TransferRow) -> StoreResult<()> {
+        let (created, completed) = (db_time(t.created_at), t.completed_at.map(db_time));
+        self.exec(
+            transfers::SQL_TRANSFER_INSERT,
+            &[
+                &t.id,
+                &t.account_id.0,
+                &t.short_reference_id,
+                &t.source_account_id.0,
+                &t.target_account_id.0,
+                &t.currency,
+                &t.amount,
+                &t.reason,
+                &t.status,
+                &created,
+                &completed,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
     async fn set_payout_state(&mut self, c: &PayoutStateChange) -> StoreResult<()> {
         let (at, completed) = (db_time(c.at), c.completed_at.map(db_time));
         let changed = self
@@ -1285,5 +1358,59 @@ impl WriteTx for PgTx<'_> {
             )
             .await?;
         col(&row, 0)
+    }
+
+    async fn event(&mut self, id: Uuid) -> StoreResult<Option<crate::EventRow>> {
+        self.webhook_event(id).await
+    }
+
+    async fn insert_webhook_endpoint(&mut self, row: &crate::WebhookEndpointRow) -> StoreResult<()> {
+        self.webhook_insert_endpoint(row).await
+    }
+
+    async fn webhook_endpoint(&mut self, id: Uuid) -> StoreResult<Option<crate::WebhookEndpointRow>> {
+        self.webhook_endpoint_get(id).await
+    }
+
+    async fn update_webhook_endpoint(&mut self, row: &crate::WebhookEndpointRow) -> StoreResult<()> {
+        self.webhook_update_endpoint(row).await
+    }
+
+    async fn count_active_webhook_endpoints(&mut self, account: AccountId) -> StoreResult<u64> {
+        self.webhook_count_active(account).await
+    }
+
+    async fn fail_pending_webhook_deliveries(
+        &mut self,
+        endpoint: Uuid,
+        at: OffsetDateTime,
+        reason: &str,
+    ) -> StoreResult<u64> {
+        self.webhook_fail_pending(endpoint, at, reason).await
+    }
+
+    async fn claim_webhook_deliveries(
+        &mut self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::ClaimedDelivery>> {
+        self.webhook_claim(now, lease_until, limit).await
+    }
+
+    async fn record_webhook_attempt(&mut self, record: &crate::WebhookAttemptRecord) -> StoreResult<bool> {
+        self.webhook_record(record).await
+    }
+
+    async fn count_replay_events(&mut self, filter: &crate::WebhookReplayFilter) -> StoreResult<u64> {
+        self.webhook_count_replay(filter).await
+    }
+
+    async fn replay_webhook_events(
+        &mut self,
+        filter: &crate::WebhookReplayFilter,
+        at: OffsetDateTime,
+    ) -> StoreResult<u64> {
+        self.webhook_replay(filter, at).await
     }
 }

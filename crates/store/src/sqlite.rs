@@ -23,6 +23,8 @@ use crate::{
 
 mod fx;
 mod payouts;
+mod transfers;
+mod webhooks;
 
 const READERS: usize = 4;
 
@@ -532,6 +534,31 @@ impl Store for SqliteStore {
         self.conversions_read(account, filter, page).await
     }
 
+    async fn webhook_endpoint(&self, account: AccountId, id: Uuid) -> StoreResult<Option<crate::WebhookEndpointRow>> {
+        self.webhook_endpoint_read(account, id).await
+    }
+
+    async fn webhook_endpoints(
+        &self,
+        account: AccountId,
+        page: PageRequest,
+    ) -> StoreResult<Page<crate::WebhookEndpointRow>> {
+        self.webhook_endpoints_read(account, page).await
+    }
+
+    async fn webhook_deliveries(
+        &self,
+        account: AccountId,
+        filter: &crate::WebhookDeliveryFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<crate::WebhookDeliveryView>> {
+        self.webhook_deliveries_read(account, filter, page).await
+    }
+
+    async fn webhook_deliveries_due(&self, now: OffsetDateTime) -> StoreResult<bool> {
+        self.webhook_deliveries_due_read(now).await
+    }
+
     async fn balances(&self, account: AccountId) -> StoreResult<Vec<BalanceRow>> {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
@@ -639,6 +666,19 @@ impl Store for SqliteStore {
 
     async fn payout_history(&self, id: Uuid) -> StoreResult<Vec<PayoutTransition>> {
         self.read(move |c| payouts::payout_history(c, id)).await
+    }
+
+    async fn transfer(&self, account: AccountId, id: Uuid) -> StoreResult<Option<crate::TransferRow>> {
+        self.read(move |c| transfers::transfer(c, account, id)).await
+    }
+
+    async fn transfers(
+        &self,
+        account: AccountId,
+        status: Option<String>,
+        page: PageRequest,
+    ) -> StoreResult<Page<crate::TransferRow>> {
+        self.read(move |c| transfers::transfers(c, account, status.as_deref(), page)).await
     }
 
     async fn open_payouts(&self, before: OffsetDateTime, limit: u32) -> StoreResult<Vec<PayoutRow>> {
@@ -1146,6 +1186,10 @@ impl WriteTx for SqliteTx<'_> {
         payouts::payout(&self.w.conn, None, id)
     }
 
+    async fn insert_transfer(&mut self, row: &crate::TransferRow) -> StoreResult<()> {
+        transfers::insert(&self.w.conn, row)
+    }
+
     async fn set_payout_state(&mut self, change: &PayoutStateChange) -> StoreResult<()> {
         payouts::set_payout_state(&self.w.conn, change)
     }
@@ -1184,6 +1228,61 @@ impl WriteTx for SqliteTx<'_> {
             "INSERT INTO events (id, account_id, event_name, event_type, source_id, object_seq, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?
         .execute(params![e.id.to_string(), e.account_id.to_string(), e.event_name, e.event_type, source, seq, e.data.to_string(), ms(e.created_at)])?;
+        self.webhook_fan_out(e)?;
         Ok(seq)
+    }
+
+    async fn event(&mut self, id: Uuid) -> StoreResult<Option<crate::EventRow>> {
+        self.webhook_event(id)
+    }
+
+    async fn insert_webhook_endpoint(&mut self, row: &crate::WebhookEndpointRow) -> StoreResult<()> {
+        self.webhook_insert_endpoint(row)
+    }
+
+    async fn webhook_endpoint(&mut self, id: Uuid) -> StoreResult<Option<crate::WebhookEndpointRow>> {
+        self.webhook_endpoint_get(id)
+    }
+
+    async fn update_webhook_endpoint(&mut self, row: &crate::WebhookEndpointRow) -> StoreResult<()> {
+        self.webhook_update_endpoint(row)
+    }
+
+    async fn count_active_webhook_endpoints(&mut self, account: AccountId) -> StoreResult<u64> {
+        self.webhook_count_active(account)
+    }
+
+    async fn fail_pending_webhook_deliveries(
+        &mut self,
+        endpoint: Uuid,
+        at: OffsetDateTime,
+        reason: &str,
+    ) -> StoreResult<u64> {
+        self.webhook_fail_pending(endpoint, at, reason)
+    }
+
+    async fn claim_webhook_deliveries(
+        &mut self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::ClaimedDelivery>> {
+        self.webhook_claim(now, lease_until, limit)
+    }
+
+    async fn record_webhook_attempt(&mut self, record: &crate::WebhookAttemptRecord) -> StoreResult<bool> {
+        self.webhook_record(record)
+    }
+
+    async fn count_replay_events(&mut self, filter: &crate::WebhookReplayFilter) -> StoreResult<u64> {
+        self.webhook_count_replay(filter)
+    }
+
+    async fn replay_webhook_events(
+        &mut self,
+        filter: &crate::WebhookReplayFilter,
+        at: OffsetDateTime,
+    ) -> StoreResult<u64> {
+        self.webhook_replay(filter, at)
     }
 }

@@ -15,7 +15,8 @@ use outlay_store::sqlite::SqliteStore;
 use outlay_store::{
     AccountRow, Backend, BankAccount, ConversionFilter, ConversionRow, CredentialRow, DepositFilter, DepositRow,
     FxRateRow, IdempotencyRecord, NewEvent, PageRequest, PostError, QuoteRow, Store, StoreError, TokenRow,
-    TransactionFilter, WithdrawalFilter, WithdrawalRow, WriteTx,
+    TransactionFilter, WebhookAttemptRecord, WebhookDeliveryFilter, WebhookDeliveryView, WebhookEndpointRow,
+    WebhookReplayFilter, WithdrawalFilter, WithdrawalRow, WriteTx,
 };
 use time::OffsetDateTime;
 use tokio_postgres::NoTls;
@@ -832,6 +833,269 @@ async fn postgres_fx_matches_sqlite() {
     assert_eq!(line("quote converted twice refused"), "quote converted twice refused: true");
     assert!(line("rate in tx").contains("rate: \"1.35\""), "{}", line("rate in tx"));
     assert!(line("quote of another account").ends_with("None"));
+    drop(store);
+    db.drop_database().await;
+}
+
+fn endpoint_row(n: u128, account: AccountId, event_types: &[&str], at: OffsetDateTime) -> WebhookEndpointRow {
+    WebhookEndpointRow {
+        id: id(n),
+        account_id: account,
+        url: format!("https://hooks.example.com/{n}"),
+        secret: format!("whsec_{n}"),
+        event_types: event_types.iter().map(|t| (*t).to_owned()).collect(),
+        status: "ACTIVE".to_owned(),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// A delivery without its random id, for transcripts.
+fn delivery_key(v: &WebhookDeliveryView) -> String {
+    let d = &v.delivery;
+    format!(
+        "{} -> {} gen {} {} attempts {} next {:?} lease {:?} first {:?} last {:?} code {:?} error {:?} created {:?} delivered {:?} owner {} seq {}",
+        d.event_id,
+        d.endpoint_id,
+        d.generation,
+        d.status,
+        d.attempts,
+        d.next_attempt_at,
+        d.lease_until,
+        d.first_attempt_at,
+        d.last_attempt_at,
+        d.last_status_code,
+        d.last_error,
+        d.created_at,
+        d.delivered_at,
+        d.account_id,
+        v.event.object_seq
+    )
+}
+
+async fn delivery_log(store: &dyn Store, owner: AccountId, filter: &WebhookDeliveryFilter) -> (u64, Vec<String>) {
+    let page = store.webhook_deliveries(owner, filter, page(1, 100)).await.expect("deliveries");
+    let mut keys: Vec<String> = page.items.iter().map(delivery_key).collect();
+    keys.sort();
+    (page.total_items, keys)
+}
+
+/// Endpoints, the fan-out of events (own account and parent, filters), deleting, claims with
+/// leases, recorded attempts and replays: both backends must answer alike.
+async fn webhook_script(store: &dyn Store) -> Vec<String> {
+    let mut log: Vec<String> = Vec::new();
+    macro_rules! record {
+        ($label:expr, $value:expr) => {
+            log.push(format!("{}: {:?}", $label, $value))
+        };
+    }
+    let (p, sub, q) = (AccountId(id(1)), AccountId(id(2)), AccountId(id(3)));
+    let mut conn = store.writer_conn().await.expect("writer connection");
+    let mut tx = conn.begin().await.expect("begin");
+    tx.insert_account(&account(1, None, t(0))).await.expect("insert p");
+    tx.insert_account(&account(2, Some(p), t(0))).await.expect("insert sub");
+    tx.insert_account(&account(3, None, t(0))).await.expect("insert q");
+    for e in [
+        endpoint_row(11, p, &[], t(1)),
+        endpoint_row(12, p, &["deposit.completed"], t(2)),
+        endpoint_row(13, sub, &[], t(3)),
+        endpoint_row(14, q, &[], t(4)),
+        endpoint_row(15, p, &["deposit.pending", "deposit.completed"], t(5)),
+    ] {
+        tx.insert_webhook_endpoint(&e).await.expect("insert endpoint");
+    }
+    record!("count p", tx.count_active_webhook_endpoints(p).await.expect("count"));
+    record!("endpoint in tx", tx.webhook_endpoint(id(12)).await.expect("endpoint"));
+    for (n, owner, source, event_type, at) in [
+        (21, p, 31, "deposit.pending", 10),
+        (22, p, 31, "deposit.completed", 20),
+        (23, sub, 32, "deposit.pending", 30),
+        (24, q, 33, "payout.completed", 40),
+    ] {
+        let seq = tx.insert_event(&event(n, owner, id(source), event_type, t(at))).await.expect("insert event");
+        record!(format!("event {n} seq"), seq);
+    }
+    record!("event in tx", tx.event(id(23)).await.expect("event"));
+    let mut deleted = tx.webhook_endpoint(id(15)).await.expect("endpoint").expect("exists");
+    deleted.status = "DELETED".to_owned();
+    deleted.updated_at = t(50);
+    tx.update_webhook_endpoint(&deleted).await.expect("delete");
+    record!("failed with the endpoint", tx.fail_pending_webhook_deliveries(id(15), t(50), "endpoint deleted").await);
+    tx.commit().await.expect("commit");
+
+    record!("endpoints p", store.webhook_endpoints(p, page(1, 10)).await.expect("endpoints"));
+    record!("endpoints p page 2", store.webhook_endpoints(p, page(2, 1)).await.expect("endpoints").items);
+    record!("endpoint of sub seen by p", store.webhook_endpoint(p, id(13)).await.expect("endpoint"));
+    record!("deleted endpoint", store.webhook_endpoint(p, id(15)).await.expect("endpoint"));
+    let all = WebhookDeliveryFilter::default();
+    record!("deliveries p", delivery_log(store, p, &all).await);
+    record!("deliveries sub", delivery_log(store, sub, &all).await);
+    record!("deliveries q", delivery_log(store, q, &all).await);
+    for (i, filter) in [
+        WebhookDeliveryFilter { status: Some("failed".to_owned()), ..all.clone() },
+        WebhookDeliveryFilter { event_type: Some("deposit.completed".to_owned()), ..all.clone() },
+        WebhookDeliveryFilter { endpoint_id: Some(id(11)), ..all.clone() },
+        WebhookDeliveryFilter { event_id: Some(id(23)), ..all.clone() },
+        WebhookDeliveryFilter { start_time: Some(t(15)), end_time: Some(t(25)), ..all.clone() },
+    ]
+    .iter()
+    .enumerate()
+    {
+        record!(format!("deliveries p filter {i}"), delivery_log(store, p, filter).await);
+    }
+    record!("due before the events", store.webhook_deliveries_due(t(5)).await.expect("due"));
+    record!("due", store.webhook_deliveries_due(t(100)).await.expect("due"));
+
+    // Claim every due delivery, leased for a minute.
+    let mut tx = conn.begin().await.expect("begin");
+    let mut claimed = tx.claim_webhook_deliveries(t(100), t(60_100), 100).await.expect("claim");
+    claimed.sort_by_key(|c| (c.event.id, c.endpoint_id));
+    let keys: Vec<String> = claimed
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} {} {} {:?} {} {:?}",
+                c.event.id, c.endpoint_id, c.attempt, c.url, c.first_attempt_at, c.secret, c.event
+            )
+        })
+        .collect();
+    record!("claimed", keys);
+    record!(
+        "claim again while leased",
+        tx.claim_webhook_deliveries(t(101), t(60_101), 100).await.expect("claim").len()
+    );
+    let outcome = |i: usize, status: &str, next: i64, code: Option<i32>, error: Option<&str>| WebhookAttemptRecord {
+        delivery_id: claimed[i].delivery_id,
+        attempt: claimed[i].attempt,
+        status: status.to_owned(),
+        next_attempt_at: t(next),
+        status_code: code,
+        error: error.map(str::to_owned),
+        at: t(150),
+    };
+    record!("succeeded", tx.record_webhook_attempt(&outcome(0, "succeeded", 150, Some(200), None)).await);
+    record!("retry", tx.record_webhook_attempt(&outcome(1, "pending", 30_000, Some(500), Some("HTTP 500"))).await);
+    record!("gave up", tx.record_webhook_attempt(&outcome(2, "failed", 150, None, Some("connection refused"))).await);
+    let stale =
+        WebhookAttemptRecord { attempt: claimed[3].attempt + 1, ..outcome(3, "succeeded", 150, Some(200), None) };
+    record!("stale attempt", tx.record_webhook_attempt(&stale).await);
+    record!("settled twice", tx.record_webhook_attempt(&outcome(0, "failed", 150, None, None)).await);
+    tx.commit().await.expect("commit");
+
+    // Unrecorded leases expire; the retry comes due.
+    let mut tx = conn.begin().await.expect("begin");
+    record!(
+        "claim before the lease expires",
+        tx.claim_webhook_deliveries(t(29_000), t(89_000), 100).await.expect("claim").len()
+    );
+    let mut again = tx.claim_webhook_deliveries(t(60_200), t(120_200), 100).await.expect("claim");
+    again.sort_by_key(|c| (c.event.id, c.endpoint_id));
+    record!(
+        "claimed after the lease",
+        again.iter().map(|c| (c.event.id, c.endpoint_id, c.attempt, c.first_attempt_at)).collect::<Vec<_>>()
+    );
+    let limited = tx.claim_webhook_deliveries(t(200_000), t(260_000), 1).await.expect("claim");
+    record!("limit", limited.len());
+
+    // Replays: the next generation, to the owner's active endpoints whose filter takes the event.
+    let replay = |owner: AccountId| WebhookReplayFilter {
+        owner,
+        event_id: None,
+        event_type: None,
+        start_time: None,
+        end_time: None,
+        endpoint_id: None,
+    };
+    record!("replay count p", tx.count_replay_events(&replay(p)).await);
+    record!("replay count sub", tx.count_replay_events(&replay(sub)).await);
+    let foreign = WebhookReplayFilter { event_id: Some(id(21)), ..replay(q) };
+    record!("replay of another account's event", tx.count_replay_events(&foreign).await);
+    let pending_only = WebhookReplayFilter { event_type: Some("deposit.pending".to_owned()), ..replay(p) };
+    record!("replay pending", tx.replay_webhook_events(&pending_only, t(300_000)).await);
+    let one = WebhookReplayFilter { event_id: Some(id(22)), endpoint_id: Some(id(12)), ..replay(p) };
+    record!("replay one to one endpoint", tx.replay_webhook_events(&one, t(300_001)).await);
+    record!("replay it again", tx.replay_webhook_events(&one, t(300_002)).await);
+    let window = WebhookReplayFilter { start_time: Some(t(25)), end_time: Some(t(35)), ..replay(p) };
+    record!("replay window count", tx.count_replay_events(&window).await);
+    tx.commit().await.expect("commit");
+    record!("deliveries p after", delivery_log(store, p, &all).await);
+    record!("deliveries sub after", delivery_log(store, sub, &all).await);
+    log
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_webhooks_match_sqlite() {
+    let Some(db) = TestDb::create("postgres_webhooks_match_sqlite").await else { return };
+    let store = PgStore::open(&db.url).await.expect("open postgres");
+    let pg = webhook_script(&store).await;
+
+    let dir = std::env::temp_dir().join(format!("outlay-webhook-parity-{}", Uuid::new_v4().simple()));
+    let sqlite =
+        SqliteStore::open(&format!("sqlite://{}", dir.join("outlay.db").display())).await.expect("open sqlite");
+    let lite = webhook_script(&sqlite).await;
+    drop(sqlite);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    for (i, (p, s)) in pg.iter().zip(&lite).enumerate() {
+        assert_eq!(p, s, "transcript line {i} differs (left: PostgreSQL, right: SQLite)");
+    }
+    assert_eq!(pg.len(), lite.len());
+    let line = |label: &str| pg.iter().find(|l| l.starts_with(&format!("{label}: "))).cloned().unwrap_or_default();
+    // The fan-out: P's two events to P's endpoints (11 and 15 both, 12 the completion only),
+    // the connected account's to its own (13) and its parent's (11, 15), Q's to Q's (14);
+    // deleting 15 failed its three.
+    assert_eq!(line("deliveries p").matches(" gen 0 ").count(), 7, "{}", line("deliveries p"));
+    assert_eq!(line("deliveries sub").matches(" gen 0 ").count(), 1, "{}", line("deliveries sub"));
+    assert_eq!(line("deliveries q").matches(" gen 0 ").count(), 1, "{}", line("deliveries q"));
+    assert_eq!(line("failed with the endpoint"), "failed with the endpoint: Ok(3)");
+    assert_eq!(line("claim again while leased"), "claim again while leased: 0");
+    assert_eq!(line("stale attempt"), "stale attempt: Ok(false)");
+    assert_eq!(line("settled twice"), "settled twice: Ok(false)");
+    assert_eq!(line("replay count p"), "replay count p: Ok(3)");
+    assert_eq!(line("replay count sub"), "replay count sub: Ok(1)");
+    assert_eq!(line("replay of another account's event"), "replay of another account's event: Ok(0)");
+    assert_eq!(line("replay pending"), "replay pending: Ok(2)");
+    assert_eq!(line("replay it again"), "replay it again: Ok(1)");
+    assert_eq!(line("limit"), "limit: 1");
+    drop(store);
+    db.drop_database().await;
+}
+
+/// Two nodes claiming at once never take the same delivery: the second skips the rows the
+/// first has locked and takes the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_webhook_claims_skip_locked_rows() {
+    let Some(db) = TestDb::create("postgres_webhook_claims_skip_locked_rows").await else { return };
+    let store = PgStore::open(&db.url).await.expect("open postgres");
+    let mut setup = store.writer_conn().await.expect("writer");
+    let p = AccountId(id(1));
+    let mut tx = setup.begin().await.expect("begin");
+    tx.insert_account(&account(1, None, t(0))).await.expect("insert p");
+    tx.insert_webhook_endpoint(&endpoint_row(11, p, &[], t(1))).await.expect("endpoint");
+    for n in 0..6 {
+        tx.insert_event(&event(100 + n, p, id(200 + n), "deposit.pending", t(10 + n as i64))).await.expect("event");
+    }
+    tx.commit().await.expect("commit");
+
+    let (mut node_a, mut node_b) = (store.writer_conn().await.expect("a"), store.writer_conn().await.expect("b"));
+    let mut tx_a = node_a.begin().await.expect("begin a");
+    let mut tx_b = node_b.begin().await.expect("begin b");
+    let first = tx_a.claim_webhook_deliveries(t(1000), t(61_000), 4).await.expect("claim a");
+    // Node A's transaction is still open: B must not wait for it nor take its rows.
+    let second =
+        tokio::time::timeout(std::time::Duration::from_secs(5), tx_b.claim_webhook_deliveries(t(1000), t(61_000), 10))
+            .await
+            .expect("the second claim does not wait for the first")
+            .expect("claim b");
+    tx_b.commit().await.expect("commit b");
+    tx_a.commit().await.expect("commit a");
+    assert_eq!((first.len(), second.len()), (4, 2));
+    let mut ids: Vec<Uuid> = first.iter().chain(&second).map(|c| c.delivery_id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 6, "no delivery was claimed twice");
+    assert!(!store.webhook_deliveries_due(t(1000)).await.expect("due"), "every due delivery is leased");
+    drop((node_a, node_b, setup));
     drop(store);
     db.drop_database().await;
 }

@@ -10,6 +10,8 @@ pub mod fx;
 pub mod health;
 pub mod payouts;
 pub mod simulation;
+pub mod transfers;
+pub mod webhooks;
 pub mod withdrawals;
 
 use axum::Router;
@@ -25,6 +27,8 @@ pub fn router() -> Router<AppState> {
         .merge(withdrawals::router())
         .merge(beneficiaries::router())
         .merge(payouts::router())
+        .merge(transfers::router())
         .merge(files::router())
         .merge(fx::router())
+        .merge(webhooks::router())
 }

@@ -157,6 +157,8 @@ pub enum EntryKind {
     ReserveSet,
     ReserveReleased,
     Conversion,
+    TransferOut,
+    TransferIn,
 }
 
 impl EntryKind {
@@ -172,6 +174,8 @@ impl EntryKind {
             EntryKind::ReserveSet => "reserve_set",
             EntryKind::ReserveReleased => "reserve_released",
             EntryKind::Conversion => "conversion",
+            EntryKind::TransferOut => "transfer_out",
+            EntryKind::TransferIn => "transfer_in",
         }
     }
 }

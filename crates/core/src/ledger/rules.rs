@@ -176,3 +176,27 @@ pub fn conversion(
     ];
     draft(account, EntryKind::Conversion, reference, legs)
 }
+
+/// The platform account an internal transfer passes through: each side is its own entry on its
+/// own client's chain, written in one transaction, so the clearing account nets to zero.
+pub const TRANSFER_CLEARING: &str = "internal_transfer";
+
+/// An internal transfer leaves `account`: available → transfer clearing.
+pub fn transfer_out(account: AccountId, currency: Currency, amount: Amount, reference: Reference) -> EntryDraft {
+    let leg = Leg {
+        from: client(account, currency, Kind::Available),
+        to: LedgerKey::platform(currency, Kind::Clearing(TRANSFER_CLEARING.to_owned())),
+        amount,
+    };
+    draft(account, EntryKind::TransferOut, reference, vec![leg])
+}
+
+/// An internal transfer arrives at `account`: transfer clearing → available.
+pub fn transfer_in(account: AccountId, currency: Currency, amount: Amount, reference: Reference) -> EntryDraft {
+    let leg = Leg {
+        from: LedgerKey::platform(currency, Kind::Clearing(TRANSFER_CLEARING.to_owned())),
+        to: client(account, currency, Kind::Available),
+        amount,
+    };
+    draft(account, EntryKind::TransferIn, reference, vec![leg])
+}

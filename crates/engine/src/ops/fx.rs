@@ -150,23 +150,9 @@ pub async fn create_quote(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, q: &NewQuote) -> 
 
 /// Use a quote for a `expected_type` operation (`conversion` or `payout`) of `account`: it
 /// must exist and belong to the account, have that transaction type, be unused and within its
-/// validity. The quote is marked used in the caller's transaction (a conditional update, so two
-/// writers can never both use it); a refusal later in the same command rolls that back too.
-///
-/// The returned row carries `used_at` and `used_by`: `used_by` is a fresh id allocated for the
-/// object the caller creates. Callers that already have their object's id should use
-/// [`consume_quote_for`], so the quote names it.
-pub(crate) async fn consume_quote(
-    tx: &mut dyn WriteTx,
-    account: AccountId,
-    quote_id: Uuid,
-    expected_type: &str,
-    now: OffsetDateTime,
-) -> Result<QuoteRow, CommandError> {
-    consume_quote_for(tx, account, quote_id, expected_type, Uuid::now_v7(), now).await
-}
-
-/// [`consume_quote`], recording `used_by` (the conversion or payout that uses the quote).
+/// validity. The quote is marked used by `used_by` (the conversion or payout) in the caller's
+/// transaction (a conditional update, so two writers can never both use it); a refusal later in
+/// the same command rolls that back too.
 pub(crate) async fn consume_quote_for(
     tx: &mut dyn WriteTx,
     account: AccountId,

@@ -7,6 +7,8 @@ mod files;
 pub(crate) mod fx;
 mod payouts;
 mod reserves;
+mod transfers;
+mod webhooks;
 mod withdrawals;
 
 use outlay_core::refs::{SHORT_REF_LETTERS, short_reference};
@@ -57,9 +59,22 @@ pub async fn apply(cmd: &Command, tx: &mut dyn WriteTx, ctx: &Ctx<'_>) -> Result
         Command::DeleteBeneficiary { account, id } => beneficiaries::delete(tx, ctx, *account, *id).await,
         Command::UploadFile { account, file } => files::upload(tx, ctx, *account, file).await,
         Command::CreatePayout(p) => payouts::create(tx, ctx, p).await,
+        Command::CreateTransfer(t) => transfers::create(tx, ctx, t).await,
         Command::TransitionPayout { account, payout, to, reason } => {
             payouts::transition(tx, ctx, *account, *payout, *to, reason.as_deref()).await
         }
+        Command::CreateWebhookEndpoint { account, url, event_types } => {
+            webhooks::create_endpoint(tx, ctx, *account, url, event_types).await
+        }
+        Command::RotateWebhookSecret { account, endpoint } => {
+            webhooks::rotate_secret(tx, ctx, *account, *endpoint).await
+        }
+        Command::DeleteWebhookEndpoint { account, endpoint } => {
+            webhooks::delete_endpoint(tx, ctx, *account, *endpoint).await
+        }
+        Command::ReplayWebhookEvents(r) => webhooks::replay(tx, ctx, r).await,
+        Command::ClaimWebhookDeliveries { limit, lease } => webhooks::claim(tx, ctx, *limit, *lease).await,
+        Command::RecordWebhookAttempt(a) => webhooks::record_attempt(tx, ctx, a).await,
     }
 }
 

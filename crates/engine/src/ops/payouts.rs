@@ -136,6 +136,7 @@ async fn resolve_fx(
     tx: &mut dyn WriteTx,
     ctx: &Ctx<'_>,
     p: &NewPayout,
+    payout_id: Uuid,
 ) -> Result<(Currency, Amount, Option<String>), CommandError> {
     let Some(quote_id) = p.quote_id else {
         let payout_currency = p.payout_currency.unwrap_or(p.currency);
@@ -155,7 +156,8 @@ async fn resolve_fx(
         }
         return Ok((p.currency, p.amount, None));
     };
-    let quote = super::fx::consume_quote(tx, p.account, quote_id, "payout", ctx.now).await?;
+    // The quote records which payout used it.
+    let quote = super::fx::consume_quote_for(tx, p.account, quote_id, "payout", payout_id, ctx.now).await?;
     let mismatch = |field: &'static str, what: &str| {
         rejected(field, "quote_mismatch", format!("{field} must match the quote's {what}"))
     };
@@ -198,7 +200,7 @@ async fn documents(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, p: &NewPayout) -> Result
 pub async fn create(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, p: &NewPayout) -> Result<Outcome, CommandError> {
     let id = Uuid::now_v7();
     let beneficiary = resolve_beneficiary(tx, ctx, p).await?;
-    let (payout_currency, payout_amount, client_rate) = resolve_fx(tx, ctx, p).await?;
+    let (payout_currency, payout_amount, client_rate) = resolve_fx(tx, ctx, p, id).await?;
     check_against_beneficiary(p, &beneficiary, payout_currency)?;
     let future = check_payout_date(p, &beneficiary, ctx)?;
     let documentation = documents(tx, ctx, p).await?;

@@ -5,6 +5,7 @@ use std::time::Duration;
 use outlay::config::ServeSettings;
 use outlay::server::{Server, start_with_clock};
 use outlay_engine::{EngineConfig, ManualClock};
+use outlay_worker::webhooks::WebhookWorkerConfig;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -106,6 +107,11 @@ impl TestApp {
             settle_after,
             engine: EngineConfig::default(),
             metrics_listen: Some("127.0.0.1:0".parse().expect("addr")),
+            // Webhook tests wait for deliveries: look for due ones often.
+            webhooks: WebhookWorkerConfig {
+                poll_interval: Duration::from_millis(50),
+                ..WebhookWorkerConfig::default()
+            },
         };
         let server = start_with_clock(settings, clock.clone()).await.expect("server starts");
         let first = match (&server.first_start, sandbox) {
@@ -336,5 +342,138 @@ impl ServeProcess {
         let pid = self.child.id().to_string();
         std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
         self.child.wait().expect("wait")
+    }
+}
+
+/// A real HTTP receiver for webhooks on 127.0.0.1: it verifies every request's signature with
+/// the secrets it trusts (`outlay_core::webhooks::verify`), records the verified events it
+/// accepts, and answers 200 unless told to answer something else.
+pub struct WebhookReceiver {
+    pub url: String,
+    state: Arc<ReceiverState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    secrets: std::sync::Mutex<Vec<String>>,
+    /// 0 means 200.
+    answer: std::sync::atomic::AtomicU16,
+    received: std::sync::Mutex<Vec<ReceivedWebhook>>,
+    requests: std::sync::atomic::AtomicUsize,
+    bad_signatures: std::sync::atomic::AtomicUsize,
+}
+
+/// One verified, accepted delivery.
+#[derive(Clone, Debug)]
+pub struct ReceivedWebhook {
+    pub envelope: Value,
+    pub event_id: String,
+    pub delivery_id: String,
+    pub timestamp: String,
+}
+
+impl ReceivedWebhook {
+    pub fn event_type(&self) -> &str {
+        self.envelope["event_type"].as_str().unwrap_or_default()
+    }
+}
+
+async fn receive_webhook(
+    axum::extract::State(state): axum::extract::State<Arc<ReceiverState>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::http::StatusCode {
+    use std::sync::atomic::Ordering;
+    state.requests.fetch_add(1, Ordering::SeqCst);
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let (timestamp, signature) = (header("x-wk-timestamp"), header("x-wk-signature"));
+    let verified = state
+        .secrets
+        .lock()
+        .expect("secrets")
+        .iter()
+        .any(|secret| outlay_core::webhooks::verify(secret, &body, &timestamp, &signature));
+    // Outlay sends Unix milliseconds.
+    let millis = outlay_core::webhooks::parse_timestamp_millis(&timestamp).is_some_and(|ms| ms > 1_000_000_000_000);
+    if !verified || !millis {
+        state.bad_signatures.fetch_add(1, Ordering::SeqCst);
+        return axum::http::StatusCode::UNAUTHORIZED;
+    }
+    match state.answer.load(Ordering::SeqCst) {
+        0 | 200 => {}
+        code => return axum::http::StatusCode::from_u16(code).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
+    }
+    let envelope: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    state.received.lock().expect("received").push(ReceivedWebhook {
+        envelope,
+        event_id: header("x-wk-event-id"),
+        delivery_id: header("x-wk-delivery-id"),
+        timestamp,
+    });
+    axum::http::StatusCode::OK
+}
+
+impl WebhookReceiver {
+    pub async fn start() -> Self {
+        let state = Arc::new(ReceiverState::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
+        let url = format!("http://{}/hooks", listener.local_addr().expect("addr"));
+        let app = axum::Router::new().route("/hooks", axum::routing::post(receive_webhook)).with_state(state.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { url, state, task }
+    }
+
+    /// Verify signatures with this secret from now on (besides any trusted before).
+    pub fn trust(&self, secret: &str) {
+        self.state.secrets.lock().expect("secrets").push(secret.to_owned());
+    }
+
+    /// Verify signatures with this secret only.
+    pub fn trust_only(&self, secret: &str) {
+        *self.state.secrets.lock().expect("secrets") = vec![secret.to_owned()];
+    }
+
+    /// Answer this status to every correctly signed request (200 records it).
+    pub fn answer(&self, status: u16) {
+        self.state.answer.store(status, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn received(&self) -> Vec<ReceivedWebhook> {
+        self.state.received.lock().expect("received").clone()
+    }
+
+    /// Every request, accepted or not.
+    pub fn requests(&self) -> usize {
+        self.state.requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn bad_signatures(&self) -> usize {
+        self.state.bad_signatures.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Wait (up to 15 s) until what was received satisfies `done`.
+    pub async fn wait_for(&self, what: &str, done: impl Fn(&[ReceivedWebhook]) -> bool) -> Vec<ReceivedWebhook> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let received = self.received();
+            if done(&received) {
+                return received;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}; received {:?}",
+                received.iter().map(ReceivedWebhook::event_type).collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+impl Drop for WebhookReceiver {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

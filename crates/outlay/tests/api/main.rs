@@ -8,3 +8,5 @@ mod foundation;
 mod fx;
 mod lifecycle;
 mod payouts;
+mod transfers;
+mod webhooks;
