@@ -48,6 +48,11 @@ impl AppState {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Health checks only: what a worker node serves.
+pub fn health_router(state: AppState) -> Router {
+    routes::health::router().fallback(error::not_found_fallback).with_state(state)
+}
+
 pub fn router(state: AppState) -> Router {
     let mut api = routes::router();
     if state.config.sandbox {

@@ -369,6 +369,7 @@ async fn run_http(
         engine: EngineConfig::default(),
         metrics_listen: None,
         webhooks: Default::default(),
+        role: outlay::config::Role::All,
     })
     .await?;
     let base = format!("http://{}", server.addr);

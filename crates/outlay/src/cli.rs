@@ -73,6 +73,9 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "OUTLAY_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// What this node runs: api, worker or all (default).
+    #[arg(long, env = "OUTLAY_ROLE", value_enum)]
+    pub role: Option<crate::config::Role>,
     /// Serve Prometheus metrics at /metrics on this address (off by default).
     #[arg(long, env = "OUTLAY_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
@@ -267,6 +270,7 @@ async fn serve(global: &Global, file: &FileConfig, args: ServeArgs) -> anyhow::R
         engine: engine_config(global, file),
         metrics_listen: args.metrics_listen.or(file.metrics_listen),
         webhooks: config::webhook_config(file),
+        role: args.role.or(file.role).unwrap_or_default(),
     };
     let server = server::start(settings.clone()).await?;
     let signal = server::shutdown_signal()?;

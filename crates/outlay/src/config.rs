@@ -21,6 +21,8 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub listen: Option<SocketAddr>,
     pub metrics_listen: Option<SocketAddr>,
+    /// `api`, `worker` or `all` (default).
+    pub role: Option<Role>,
     /// `sandbox` (default) or `production`.
     pub mode: Option<String>,
     #[serde(default)]
@@ -167,6 +169,33 @@ pub struct ServeSettings {
     pub metrics_listen: Option<SocketAddr>,
     /// The webhook delivery worker.
     pub webhooks: WebhookWorkerConfig,
+    /// What this node runs.
+    pub role: Role,
+}
+
+/// What one `outlay serve` process runs. Any number of nodes of any role may share one
+/// PostgreSQL database: state lives only there, and background work is leased or re-checked in
+/// its own transaction, so no node is special and any may die at any time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The HTTP API only.
+    Api,
+    /// Background work only (sandbox rail, webhook delivery); HTTP serves health checks only.
+    Worker,
+    /// Both (the default, and what a single node runs).
+    #[default]
+    All,
+}
+
+impl Role {
+    pub fn serves_api(self) -> bool {
+        matches!(self, Role::Api | Role::All)
+    }
+
+    pub fn runs_workers(self) -> bool {
+        matches!(self, Role::Worker | Role::All)
+    }
 }
 
 /// The webhook worker's settings from the config file (`[webhooks]`), else the defaults.
@@ -195,6 +224,7 @@ data_dir = "./outlay-data"
 # database_url = "postgres://outlay@127.0.0.1:5432/outlay"   # default: sqlite in data_dir
 listen = "127.0.0.1:8080"
 # metrics_listen = "127.0.0.1:9090"   # Prometheus metrics at /metrics on their own listener
+# role = "all"              # api, worker or all: several nodes may share one PostgreSQL database
 mode = "sandbox"            # or "production": no simulation endpoints, no first-start account
 
 [sandbox]

@@ -31,7 +31,7 @@ pub struct Server {
     shutdown: CancellationToken,
     http: JoinHandle<std::io::Result<()>>,
     settler: Option<JoinHandle<()>>,
-    webhooks: JoinHandle<()>,
+    webhooks: Option<JoinHandle<()>>,
     /// Where Prometheus metrics are served, if anywhere.
     pub metrics_addr: Option<SocketAddr>,
 }
@@ -66,7 +66,8 @@ pub async fn start_with_clock(settings: ServeSettings, clock: Arc<dyn Clock>) ->
         .with_context(|| format!("opening {}", outlay_store::redact_url(&settings.database_url)))?;
     let engine = Engine::start(store, clock, settings.engine.clone()).await?;
 
-    let first_start = if settings.sandbox && !engine.store().has_platform_account().await? {
+    let role = settings.role;
+    let first_start = if settings.sandbox && role.serves_api() && !engine.store().has_platform_account().await? {
         Some(create_account(&engine, "Sandbox platform account", None).await?)
     } else {
         None
@@ -76,14 +77,15 @@ pub async fn start_with_clock(settings: ServeSettings, clock: Arc<dyn Clock>) ->
         tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
     let addr = listener.local_addr()?;
     let state = AppState::new(engine.clone(), ApiConfig { sandbox: settings.sandbox });
-    let app = outlay_api::router(state);
+    // A worker node answers health checks only.
+    let app = if role.serves_api() { outlay_api::router(state) } else { outlay_api::health_router(state) };
     let shutdown = CancellationToken::new();
     let http_shutdown = shutdown.clone();
     let http = tokio::spawn(async move {
         axum::serve(listener, app).with_graceful_shutdown(async move { http_shutdown.cancelled().await }).await
     });
 
-    let settler = settings.sandbox.then(|| {
+    let settler = (settings.sandbox && role.runs_workers()).then(|| {
         let every = settings.settle_after.clamp(Duration::from_millis(50), Duration::from_secs(1));
         tokio::spawn(outlay_engine::settler::run(engine.clone(), settings.settle_after, every, shutdown.clone()))
     });
@@ -91,9 +93,10 @@ pub async fn start_with_clock(settings: ServeSettings, clock: Arc<dyn Clock>) ->
         Some(addr) => Some(serve_metrics(addr, engine.clone(), shutdown.clone()).await?),
         None => None,
     };
-    // Signed webhook delivery, in sandbox and production alike.
-    let webhooks =
-        tokio::spawn(outlay_worker::webhooks::run(engine.clone(), settings.webhooks.clone(), shutdown.clone()));
+    // Signed webhook delivery, in sandbox and production alike, on nodes that run workers.
+    let webhooks = role.runs_workers().then(|| {
+        tokio::spawn(outlay_worker::webhooks::run(engine.clone(), settings.webhooks.clone(), shutdown.clone()))
+    });
     Ok(Server { addr, engine, first_start, shutdown, http, settler, webhooks, metrics_addr })
 }
 
@@ -153,7 +156,9 @@ impl Server {
             let _ = settler.await;
         }
         // Before the writer stops: the worker records the outcome of requests still in flight.
-        let _ = self.webhooks.await;
+        if let Some(webhooks) = self.webhooks {
+            let _ = webhooks.await;
+        }
         self.engine.shutdown().await;
         served??;
         Ok(())

@@ -112,6 +112,7 @@ impl TestApp {
                 poll_interval: Duration::from_millis(50),
                 ..WebhookWorkerConfig::default()
             },
+            role: outlay::config::Role::All,
         };
         let server = start_with_clock(settings, clock.clone()).await.expect("server starts");
         let first = match (&server.first_start, sandbox) {
@@ -134,6 +135,24 @@ impl TestApp {
             platform: first,
             _dir: dir,
         }
+    }
+
+    /// Another node on the same database and the same clock.
+    pub async fn spawn_peer(&self, role: outlay::config::Role, settle_after: Duration) -> Server {
+        let settings = ServeSettings {
+            database_url: self.database_url.clone(),
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            sandbox: true,
+            settle_after,
+            engine: EngineConfig::default(),
+            metrics_listen: None,
+            webhooks: WebhookWorkerConfig {
+                poll_interval: Duration::from_millis(50),
+                ..WebhookWorkerConfig::default()
+            },
+            role,
+        };
+        start_with_clock(settings, self.clock.clone()).await.expect("peer starts")
     }
 
     pub async fn stop(&mut self) {

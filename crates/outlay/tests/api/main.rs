@@ -7,6 +7,7 @@ mod bad_input;
 mod foundation;
 mod fx;
 mod lifecycle;
+mod multinode;
 mod payouts;
 mod transfers;
 mod webhooks;

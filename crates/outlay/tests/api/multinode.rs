@@ -1,0 +1,91 @@
+//! Several `outlay serve` nodes on one database behave as one system: many clients spending one
+//! balance through both nodes never overdraw it, and with both nodes running the sandbox rail
+//! every payout is sent once and completed once.
+
+use futures::future::join_all;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use time::macros::datetime;
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp};
+
+both_backends!(two_nodes_one_balance_no_overdraft_each_payout_sent_once, a_worker_node_serves_health_only);
+
+async fn two_nodes_one_balance_no_overdraft_each_payout_sent_once(backend: Backend) {
+    let settle = std::time::Duration::from_secs(2);
+    let app = TestApp::spawn_full(backend, true, settle).await;
+    app.clock.set(datetime!(2026-11-24 02:00 UTC));
+    let peer = app.spawn_peer(outlay::config::Role::All, settle).await;
+    let peer_base = format!("http://{}", peer.addr);
+    let client = app.create_account("Shared Co", None);
+    let token = app.token(&client).await;
+    app.fund(&token, "SGD", "250.00").await;
+    let b = app.post("/api/v1/beneficiaries", &token, &json!({
+        "entity_type": "COMPANY", "company_name": "Lion City Trading Pte Ltd", "payment_method": "LOCAL",
+        "bank_details": {"bank_country_code": "SG", "account_currency_code": "SGD", "account_holder": "Lion City Trading",
+                         "account_number": "0123456789", "swift_code": "DBSSSGSG", "clearing_system": "FAST"}})).await;
+    let beneficiary = b.body["beneficiary_id"].as_str().expect("beneficiary").to_owned();
+
+    // 60 clients, alternating between the two nodes, each paying 10.00 from 250.00.
+    let body = json!({"currency": "SGD", "amount": "10.00", "purpose_code": "WAGES_SALARY", "payout_reference": "Split",
+                      "payout_date": "2026-11-24", "beneficiary_id": beneficiary});
+    let requests = (0..60).map(|i| {
+        let base = if i % 2 == 0 { app.base.clone() } else { peer_base.clone() };
+        let (http, token, body) = (app.http.clone(), token.clone(), body.clone());
+        async move {
+            let r = http
+                .post(format!("{base}/api/v1/payouts"))
+                .header("x-auth-token", format!("Bearer {token}"))
+                .header("x-idempotency-key", uuid::Uuid::new_v4().to_string())
+                .json(&body)
+                .send()
+                .await
+                .expect("send");
+            let status = r.status();
+            (status, r.json::<Value>().await.expect("json"))
+        }
+    });
+    let results = join_all(requests).await;
+    let ok: Vec<String> = results
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::OK)
+        .map(|(_, b)| b["payout_id"].as_str().expect("id").to_owned())
+        .collect();
+    let refused =
+        results.iter().filter(|(s, b)| *s == StatusCode::BAD_REQUEST && b["code"] == "insufficient_balance").count();
+    assert_eq!((ok.len(), refused), (25, 35), "{results:?}");
+    let bal = app.balance(&token, "SGD").await;
+    assert_eq!((bal["available_balance"].as_str(), bal["pending_balance"].as_str()), (Some("0.00"), Some("250.00")));
+
+    // Both nodes run the sandbox rail: each payout must be sent once and completed once.
+    for _ in 0..3 {
+        app.clock.advance(time::Duration::seconds(3));
+        tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    }
+    let mut completed = 0;
+    for id in &ok {
+        let p = app.get(&format!("/api/v1/payouts/{id}"), &token).await;
+        let steps: Vec<&str> =
+            p.body["status_history"].as_array().expect("history").iter().filter_map(|h| h["to"].as_str()).collect();
+        assert_eq!(steps, ["READY_TO_SEND", "SENT", "COMPLETED"], "payout {id}");
+        completed += 1;
+    }
+    assert_eq!(completed, 25);
+    let bal = app.balance(&token, "SGD").await;
+    assert_eq!((bal["available_balance"].as_str(), bal["pending_balance"].as_str()), (Some("0.00"), Some("0.00")));
+    peer.stop().await.expect("peer stops");
+    app.assert_ledger_verifies();
+    app.finish().await;
+}
+
+async fn a_worker_node_serves_health_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let worker = app.spawn_peer(outlay::config::Role::Worker, std::time::Duration::from_secs(3600)).await;
+    let base = format!("http://{}", worker.addr);
+    assert_eq!(reqwest::get(format!("{base}/healthz")).await.expect("health").status(), StatusCode::OK);
+    let api = reqwest::Client::new().post(format!("{base}/api/v1/connect/token")).send().await.expect("send");
+    assert_eq!(api.status(), StatusCode::NOT_FOUND, "a worker node does not serve the API");
+    worker.stop().await.expect("stops");
+    app.finish().await;
+}
