@@ -519,8 +519,7 @@ async fn files_upload_by_content(backend: Backend) {
     // client; either way nothing is stored (the INR payout below needs the one good file only).
     let part = reqwest::multipart::Part::bytes([b"%PDF-".to_vec(), vec![b'x'; 21 * 1024 * 1024]].concat())
         .file_name("big.pdf");
-    let big = app
-        .http
+    let big = reqwest::Client::new()
         .post(format!("{}/api/v1/files/upload", app.base))
         .header("x-auth-token", format!("Bearer {token}"))
         .multipart(reqwest::multipart::Form::new().part("file", part))
