@@ -370,6 +370,7 @@ async fn run_http(
         metrics_listen: None,
         webhooks: Default::default(),
         role: outlay::config::Role::All,
+        rail: Default::default(),
     })
     .await?;
     let base = format!("http://{}", server.addr);

@@ -10,6 +10,7 @@ pub mod files;
 pub mod fx;
 pub mod idempotency;
 pub mod ids;
+pub mod iso20022;
 pub mod ledger;
 pub mod money;
 pub mod payout;

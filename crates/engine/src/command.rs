@@ -233,6 +233,12 @@ pub enum Command {
     },
     /// The delivery worker reports one attempt; the engine schedules the retry or settles it.
     RecordWebhookAttempt(WebhookAttempt),
+    /// A rail took these payouts (one bank file): each READY_TO_SEND one becomes SENT, in one
+    /// transaction; any other is skipped (another node or a client got there first).
+    SendPayouts {
+        payouts: Vec<(AccountId, Uuid)>,
+        reason: String,
+    },
 }
 
 /// Which events to deliver again. Events of the account and of its connected accounts qualify.
@@ -287,6 +293,8 @@ impl Command {
             | Command::ReplayWebhookEvents(_)
             | Command::ClaimWebhookDeliveries { .. }
             | Command::RecordWebhookAttempt(_) => None,
+            // Sending moves no money: nothing is posted to a ledger chain.
+            Command::SendPayouts { .. } => None,
         }
     }
 
@@ -337,6 +345,8 @@ pub enum Outcome {
         status: String,
         recorded: bool,
     },
+    /// The payouts that became SENT.
+    PayoutsSent(Vec<Uuid>),
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -15,20 +15,27 @@ use outlay_core::payout::PayoutState;
 
 use crate::{Command, CommandError, Engine, Settlement};
 
-pub async fn run(engine: Arc<Engine>, delay: Duration, every: Duration, shutdown: CancellationToken) {
+/// `walk_payouts`: whether the sandbox rail moves payouts (off when a real rail does).
+pub async fn run(
+    engine: Arc<Engine>,
+    delay: Duration,
+    every: Duration,
+    walk_payouts: bool,
+    shutdown: CancellationToken,
+) {
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = tokio::time::sleep(every) => {}
         }
-        if let Err(e) = settle_due(&engine, delay).await {
+        if let Err(e) = settle_due(&engine, delay, walk_payouts).await {
             tracing::warn!(error = %e, "sandbox settler pass failed");
         }
     }
 }
 
 /// Settle everything pending for longer than `delay`. Returns how many were settled.
-pub async fn settle_due(engine: &Engine, delay: Duration) -> Result<usize, CommandError> {
+pub async fn settle_due(engine: &Engine, delay: Duration, walk_payouts: bool) -> Result<usize, CommandError> {
     let cutoff = engine.clock().now() - delay;
     let mut settled = 0;
     for d in engine.store().pending_deposits(cutoff, 500).await? {
@@ -39,6 +46,9 @@ pub async fn settle_due(engine: &Engine, delay: Duration) -> Result<usize, Comma
         let cmd =
             Command::SettleWithdrawal { account: w.account_id, withdrawal: w.id, settlement: Settlement::Complete };
         settled += count(engine.execute(cmd).await)?;
+    }
+    if !walk_payouts {
+        return Ok(settled);
     }
     let today = engine.clock().now().date();
     for p in engine.store().open_payouts(engine.clock().now(), 500).await? {

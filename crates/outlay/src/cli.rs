@@ -271,6 +271,7 @@ async fn serve(global: &Global, file: &FileConfig, args: ServeArgs) -> anyhow::R
         metrics_listen: args.metrics_listen.or(file.metrics_listen),
         webhooks: config::webhook_config(file),
         role: args.role.or(file.role).unwrap_or_default(),
+        rail: config::rail_settings(file, &data_dir)?,
     };
     let server = server::start(settings.clone()).await?;
     let signal = server::shutdown_signal()?;

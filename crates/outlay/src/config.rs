@@ -33,6 +33,12 @@ pub struct FileConfig {
     pub fx: FxFile,
     #[serde(default)]
     pub webhooks: WebhooksFile,
+    /// Which rail pays out (`[rail] kind`).
+    #[serde(default)]
+    pub rail: RailFile,
+    /// The bank-file rail's directories and debtor account.
+    #[serde(default)]
+    pub bank_file: BankFileFile,
     /// The fee schedule; when given it replaces the built-in one (first matching rule wins).
     #[serde(default)]
     pub fees: Vec<FeeFile>,
@@ -120,6 +126,74 @@ pub struct WebhooksFile {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct RailFile {
+    /// `sandbox` (default) or `bank_file`.
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankFileFile {
+    /// Where pain.001 files are written (default `<data_dir>/bank/outbox`).
+    pub outbox: Option<PathBuf>,
+    /// Where pain.002 reports are read from (default `<data_dir>/bank/inbox`).
+    pub inbox: Option<PathBuf>,
+    pub initiating_party: Option<String>,
+    pub debtor_name: Option<String>,
+    pub debtor_iban: Option<String>,
+    pub debtor_bic: Option<String>,
+    /// How often the rail writes files and reads reports (milliseconds).
+    pub poll_interval_ms: Option<u64>,
+}
+
+/// Which rail pays out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum RailSettings {
+    /// The sandbox settler walks payouts by itself (sandbox mode only).
+    #[default]
+    Sandbox,
+    BankFile(BankFileSettings),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BankFileSettings {
+    pub config: outlay_worker::rails::bank_file::BankFileConfig,
+    pub poll_interval: Duration,
+}
+
+/// The rail from `[rail]` and `[bank_file]`.
+pub fn rail_settings(file: &FileConfig, data_dir: &Path) -> anyhow::Result<RailSettings> {
+    match file.rail.kind.as_deref() {
+        None | Some("sandbox") => Ok(RailSettings::Sandbox),
+        Some("bank_file") => {
+            let b = &file.bank_file;
+            let required =
+                |value: &Option<String>, key: &str| {
+                    value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).with_context(|| {
+                        format!("config: [bank_file] {key} is required when [rail] kind = \"bank_file\"")
+                    })
+                };
+            let debtor = outlay_core::iso20022::Debtor {
+                name: required(&b.debtor_name, "debtor_name")?,
+                iban: required(&b.debtor_iban, "debtor_iban")?,
+                bic: required(&b.debtor_bic, "debtor_bic")?,
+            };
+            Ok(RailSettings::BankFile(BankFileSettings {
+                config: outlay_worker::rails::bank_file::BankFileConfig {
+                    outbox: b.outbox.clone().unwrap_or_else(|| data_dir.join("bank").join("outbox")),
+                    inbox: b.inbox.clone().unwrap_or_else(|| data_dir.join("bank").join("inbox")),
+                    initiating_party: b.initiating_party.clone().unwrap_or_else(|| debtor.name.clone()),
+                    debtor,
+                },
+                poll_interval: Duration::from_millis(b.poll_interval_ms.unwrap_or(1_000).max(10)),
+            }))
+        }
+        Some(other) => anyhow::bail!("config: [rail] kind must be \"sandbox\" or \"bank_file\" (got {other:?})"),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FxFile {
     /// Markup taken from client rates, in basis points (50 = 0.50%).
     pub markup_bps: Option<u32>,
@@ -171,6 +245,8 @@ pub struct ServeSettings {
     pub webhooks: WebhookWorkerConfig,
     /// What this node runs.
     pub role: Role,
+    /// Which rail pays out.
+    pub rail: RailSettings,
 }
 
 /// What one `outlay serve` process runs. Any number of nodes of any role may share one
@@ -240,6 +316,18 @@ markup_bps = 50             # taken from the mid rate against the client (50 = 0
 [webhooks]
 poll_interval_ms = 200      # how often the delivery worker looks for due deliveries when idle
 concurrency = 32            # most webhook requests in flight at once (each times out after 10 s)
+
+[rail]
+kind = "sandbox"            # or "bank_file": ISO 20022 pain.001 files out, pain.002 reports in
+
+# [bank_file]               # needed with kind = "bank_file"
+# outbox = "./outlay-data/bank/outbox"   # pain.001.<MsgId>.xml, written as .part then renamed
+# inbox = "./outlay-data/bank/inbox"     # pain.002 *.xml; moved to processed/ (or failed/)
+# initiating_party = "Outlay"
+# debtor_name = "Outlay Ltd FBO"
+# debtor_iban = "DE89370400440532013000"
+# debtor_bic = "COBADEFFXXX"
+# poll_interval_ms = 1000
 
 # Fees on payouts, in the payout's source currency; the first matching rule wins. Without any
 # [[fees]] the built-in schedule applies: LOCAL free; SWIFT 15.00 SHARED / 25.00 OURS in USD, EUR,

@@ -14,7 +14,7 @@ use outlay_engine::{Clock, Command, Engine, Outcome, SystemClock};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ServeSettings;
+use crate::config::{RailSettings, ServeSettings};
 
 /// Credentials created on first start, printed once.
 #[derive(Debug, Clone)]
@@ -31,6 +31,8 @@ pub struct Server {
     shutdown: CancellationToken,
     http: JoinHandle<std::io::Result<()>>,
     settler: Option<JoinHandle<()>>,
+    /// The bank-file rail, when configured.
+    rail: Option<JoinHandle<()>>,
     webhooks: Option<JoinHandle<()>>,
     /// Where Prometheus metrics are served, if anywhere.
     pub metrics_addr: Option<SocketAddr>,
@@ -87,7 +89,15 @@ pub async fn start_with_clock(settings: ServeSettings, clock: Arc<dyn Clock>) ->
 
     let settler = (settings.sandbox && role.runs_workers()).then(|| {
         let every = settings.settle_after.clamp(Duration::from_millis(50), Duration::from_secs(1));
-        tokio::spawn(outlay_engine::settler::run(engine.clone(), settings.settle_after, every, shutdown.clone()))
+        // A real rail walks payouts itself; the settler then only settles deposits and withdrawals.
+        let walk_payouts = settings.rail == RailSettings::Sandbox;
+        tokio::spawn(outlay_engine::settler::run(
+            engine.clone(),
+            settings.settle_after,
+            every,
+            walk_payouts,
+            shutdown.clone(),
+        ))
     });
     let metrics_addr = match settings.metrics_listen {
         Some(addr) => Some(serve_metrics(addr, engine.clone(), shutdown.clone()).await?),
@@ -97,7 +107,20 @@ pub async fn start_with_clock(settings: ServeSettings, clock: Arc<dyn Clock>) ->
     let webhooks = role.runs_workers().then(|| {
         tokio::spawn(outlay_worker::webhooks::run(engine.clone(), settings.webhooks.clone(), shutdown.clone()))
     });
-    Ok(Server { addr, engine, first_start, shutdown, http, settler, webhooks, metrics_addr })
+    let rail = match (&settings.rail, role.runs_workers()) {
+        (RailSettings::BankFile(b), true) => {
+            let rail = outlay_worker::rails::bank_file::BankFileRail::new(b.config.clone(), engine.clock().clone())
+                .context("bank-file rail directories")?;
+            Some(tokio::spawn(outlay_worker::rails::run(
+                engine.clone(),
+                Arc::new(rail),
+                b.poll_interval,
+                shutdown.clone(),
+            )))
+        }
+        _ => None,
+    };
+    Ok(Server { addr, engine, first_start, shutdown, http, settler, rail, webhooks, metrics_addr })
 }
 
 /// The process-wide Prometheus recorder, installed on first use (tests start several servers).
@@ -154,6 +177,9 @@ impl Server {
         let served = self.http.await;
         if let Some(settler) = self.settler {
             let _ = settler.await;
+        }
+        if let Some(rail) = self.rail {
+            let _ = rail.await;
         }
         // Before the writer stops: the worker records the outcome of requests still in flight.
         if let Some(webhooks) = self.webhooks {

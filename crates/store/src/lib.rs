@@ -124,6 +124,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Page<TransferRow>>;
     /// Payouts still on their way (scheduled, ready or sent) last changed at or before `before`.
     async fn open_payouts(&self, before: OffsetDateTime, limit: u32) -> StoreResult<Vec<PayoutRow>>;
+    /// A payout by its short reference (what a rail echoes back), whoever owns it.
+    async fn payout_by_short_reference(&self, short_reference: &str) -> StoreResult<Option<PayoutRow>>;
 
     /// Every operator-set mid rate, by pair.
     async fn fx_rates(&self) -> StoreResult<Vec<FxRateRow>>;

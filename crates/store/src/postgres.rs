@@ -754,6 +754,14 @@ impl Store for PgStore {
         collect(&rows, payouts::payout_from_row)
     }
 
+    async fn payout_by_short_reference(&self, short_reference: &str) -> StoreResult<Option<PayoutRow>> {
+        self.row_opt(payouts::SQL_PAYOUT_BY_SHORT_REFERENCE, &[&short_reference])
+            .await?
+            .as_ref()
+            .map(payouts::payout_from_row)
+            .transpose()
+    }
+
     async fn audit_entries(&self, after: Option<(AccountId, i64)>, limit: u32) -> StoreResult<Vec<StoredEntry>> {
         let (after_account, after_seq) = after.map_or((Uuid::nil(), 0), |(a, s)| (a.0, s));
         let rows = self.rows(SQL_AUDIT_ENTRIES, &[&after_account, &after_seq, &i64::from(limit)]).await?;

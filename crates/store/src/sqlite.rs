@@ -685,6 +685,11 @@ impl Store for SqliteStore {
         self.read(move |c| payouts::open_payouts(c, ms(before), limit)).await
     }
 
+    async fn payout_by_short_reference(&self, short_reference: &str) -> StoreResult<Option<PayoutRow>> {
+        let short_reference = short_reference.to_owned();
+        self.read(move |c| payouts::payout_by_short_reference(c, &short_reference)).await
+    }
+
     async fn audit_entries(&self, after: Option<(AccountId, i64)>, limit: u32) -> StoreResult<Vec<StoredEntry>> {
         self.read(move |c| {
             let (after_account, after_seq) = after.map_or((String::new(), 0), |(a, s)| (a.to_string(), s));

@@ -75,6 +75,7 @@ pub async fn apply(cmd: &Command, tx: &mut dyn WriteTx, ctx: &Ctx<'_>) -> Result
         Command::ReplayWebhookEvents(r) => webhooks::replay(tx, ctx, r).await,
         Command::ClaimWebhookDeliveries { limit, lease } => webhooks::claim(tx, ctx, *limit, *lease).await,
         Command::RecordWebhookAttempt(a) => webhooks::record_attempt(tx, ctx, a).await,
+        Command::SendPayouts { payouts, reason } => payouts::send_many(tx, ctx, payouts, reason).await,
     }
 }
 

@@ -261,6 +261,25 @@ fn stored_money(currency: &str, minor: i64) -> Result<(Currency, Amount), Comman
 }
 
 /// Move a payout along its lifecycle, with the ledger movement and the event of that step.
+/// READY_TO_SEND → SENT for each payout a rail took; payouts in any other state are skipped
+/// (the state check comes before any write, so a skipped one leaves nothing behind).
+pub async fn send_many(
+    tx: &mut dyn WriteTx,
+    ctx: &Ctx<'_>,
+    payouts: &[(AccountId, Uuid)],
+    reason: &str,
+) -> Result<Outcome, CommandError> {
+    let mut sent = Vec::with_capacity(payouts.len());
+    for (account, id) in payouts {
+        match transition(tx, ctx, *account, *id, PayoutState::Sent, Some(reason)).await {
+            Ok(_) => sent.push(*id),
+            Err(CommandError::InvalidState(_) | CommandError::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Outcome::PayoutsSent(sent))
+}
+
 pub async fn transition(
     tx: &mut dyn WriteTx,
     ctx: &Ctx<'_>,

@@ -96,6 +96,16 @@ impl TestApp {
 
     /// `settle_after`: the sandbox settler's delay, on the test's manual clock.
     pub async fn spawn_full(backend: Backend, sandbox: bool, settle_after: Duration) -> Self {
+        Self::spawn_with_rail(backend, sandbox, settle_after, outlay::config::RailSettings::Sandbox).await
+    }
+
+    /// As `spawn_full`, with a chosen rail.
+    pub async fn spawn_with_rail(
+        backend: Backend,
+        sandbox: bool,
+        settle_after: Duration,
+        rail: outlay::config::RailSettings,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let database_url = fresh_database(backend, &dir).await;
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
@@ -113,6 +123,7 @@ impl TestApp {
                 ..WebhookWorkerConfig::default()
             },
             role: outlay::config::Role::All,
+            rail,
         };
         let server = start_with_clock(settings, clock.clone()).await.expect("server starts");
         let first = match (&server.first_start, sandbox) {
@@ -151,6 +162,7 @@ impl TestApp {
                 ..WebhookWorkerConfig::default()
             },
             role,
+            rail: Default::default(),
         };
         start_with_clock(settings, self.clock.clone()).await.expect("peer starts")
     }

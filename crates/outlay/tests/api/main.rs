@@ -9,5 +9,6 @@ mod fx;
 mod lifecycle;
 mod multinode;
 mod payouts;
+mod rails;
 mod transfers;
 mod webhooks;

@@ -161,6 +161,9 @@ macro_rules! payout_cols {
 pub const SQL_PAYOUT: &str =
     concat!("SELECT ", payout_cols!(), " FROM payouts WHERE id = $1 AND ($2::uuid IS NULL OR account_id = $2)");
 
+pub const SQL_PAYOUT_BY_SHORT_REFERENCE: &str =
+    concat!("SELECT ", payout_cols!(), " FROM payouts WHERE short_reference_id = $1");
+
 const PAYOUT_FILTER: &str = "account_id = $1 AND ($2::text[] IS NULL OR state = ANY($2)) \
     AND ($3::text IS NULL OR currency = $3) AND ($4::uuid IS NULL OR beneficiary_id = $4) \
     AND ($5::timestamptz IS NULL OR created_at >= $5) AND ($6::timestamptz IS NULL OR created_at <= $6)";

@@ -365,6 +365,15 @@ pub fn payout_history(conn: &Connection, id: Uuid) -> StoreResult<Vec<PayoutTran
     )
 }
 
+pub fn payout_by_short_reference(conn: &Connection, short_reference: &str) -> StoreResult<Option<PayoutRow>> {
+    query_one(
+        conn,
+        &format!("SELECT {PAYOUT_COLS} FROM payouts WHERE short_reference_id = ?1"),
+        params![short_reference],
+        payout_row,
+    )
+}
+
 pub fn open_payouts(conn: &Connection, before: i64, limit: u32) -> StoreResult<Vec<PayoutRow>> {
     query_all(
         conn,
