@@ -208,3 +208,25 @@ pub fn beneficiary_response(outcome: &Outcome) -> StoredResponse {
         other => unexpected(other),
     }
 }
+
+pub fn transfer(t: &outlay_store::TransferRow) -> Value {
+    json!({
+        "transfer_id": t.id,
+        "short_reference_id": t.short_reference_id,
+        "source_account_id": t.source_account_id,
+        "target_account_id": t.target_account_id,
+        "currency": t.currency,
+        "amount": decimal(t.amount, &t.currency),
+        "reason": t.reason,
+        "transfer_status": t.status,
+        "create_time": rfc3339(t.created_at),
+        "complete_time": t.completed_at.map(rfc3339),
+    })
+}
+
+pub fn transfer_response(outcome: &Outcome) -> StoredResponse {
+    match outcome {
+        Outcome::Transfer(t) => ok_json(&transfer(t)),
+        other => unexpected(other),
+    }
+}

@@ -6,13 +6,13 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use outlay_engine::{Command, NewTransfer, Outcome, StoredResponse};
+use outlay_engine::{Command, NewTransfer};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::extract::{Caller, DecimalInput, JsonBody, ListQuery, Required, parse_currency, parse_id};
-use crate::idempotency::{Mutation, execute, ok_json};
-use crate::wire::List;
+use crate::idempotency::{Mutation, execute};
+use crate::wire::{self, List};
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -27,31 +27,6 @@ struct CreateTransfer {
     currency: Option<String>,
     amount: Option<DecimalInput>,
     reason: Option<String>,
-}
-
-pub fn transfer(t: &outlay_store::TransferRow) -> Value {
-    json!({
-        "transfer_id": t.id,
-        "short_reference_id": t.short_reference_id,
-        "source_account_id": t.source_account_id,
-        "target_account_id": t.target_account_id,
-        "currency": t.currency,
-        "amount": outlay_engine::events::decimal(t.amount, &t.currency),
-        "reason": t.reason,
-        "transfer_status": t.status,
-        "create_time": outlay_engine::events::rfc3339(t.created_at),
-        "complete_time": t.completed_at.map(outlay_engine::events::rfc3339),
-    })
-}
-
-fn transfer_response(outcome: &Outcome) -> StoredResponse {
-    match outcome {
-        Outcome::Transfer(t) => ok_json(&transfer(t)),
-        _ => StoredResponse {
-            status: 500,
-            body: r#"{"type":"api_error","code":"internal_error","message":"internal error"}"#.into(),
-        },
-    }
 }
 
 async fn create(
@@ -96,13 +71,13 @@ async fn create(
         key_required: true,
         error_kind: "transfer_error",
     };
-    execute(&state, m, command, transfer_response).await
+    execute(&state, m, command, wire::transfer_response).await
 }
 
 async fn list(State(state): State<AppState>, caller: Caller, query: ListQuery) -> Result<Json<List<Value>>, ApiError> {
     let status = query.one_of("transfer_status", &["COMPLETED", "FAILED"])?;
     let page = state.engine.store().transfers(caller.account, status, query.page).await?;
-    Ok(Json(List::from_page(page, query.page, |t| transfer(&t))))
+    Ok(Json(List::from_page(page, query.page, |t| wire::transfer(&t))))
 }
 
 async fn retrieve(
@@ -117,5 +92,5 @@ async fn retrieve(
         .transfer(caller.account, id)
         .await?
         .ok_or_else(|| ApiError::NotFound("transfer".into()))?;
-    Ok(Json(transfer(&t)))
+    Ok(Json(wire::transfer(&t)))
 }

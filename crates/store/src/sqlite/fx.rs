@@ -5,7 +5,7 @@ use rusqlite::{Connection, Row, params};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use super::{SqliteStore, SqliteTx, account_id, count, from_ms, ms, opt_from_ms, uuid};
+use super::{SqliteStore, SqliteTx, account_id, count, from_ms, get, ms, opt_from_ms, query_all, query_one, uuid};
 use crate::{ConversionFilter, ConversionRow, FxRateRow, Page, PageRequest, QuoteRow, StoreError, StoreResult};
 
 const DATE: &[time::format_description::FormatItem<'static>] =
@@ -17,10 +17,6 @@ fn date_text(d: Date) -> String {
 
 fn date(text: &str) -> StoreResult<Date> {
     Date::parse(text, DATE).map_err(|e| StoreError::corrupt(format!("date {text}: {e}")))
-}
-
-fn get<T: rusqlite::types::FromSql>(r: &Row<'_>, i: usize) -> StoreResult<T> {
-    r.get(i).map_err(StoreError::from)
 }
 
 const RATE_COLS: &str = "currency_pair, rate, source, updated_at";
@@ -73,32 +69,6 @@ fn conversion_row(r: &Row<'_>) -> StoreResult<ConversionRow> {
         created_at: from_ms(get(r, 12)?)?,
         completed_at: opt_from_ms(get(r, 13)?)?,
     })
-}
-
-fn query_all<T>(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-    map: fn(&Row<'_>) -> StoreResult<T>,
-) -> StoreResult<Vec<T>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query(params)?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        out.push(map(r)?);
-    }
-    Ok(out)
-}
-
-fn query_one<T>(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-    map: fn(&Row<'_>) -> StoreResult<T>,
-) -> StoreResult<Option<T>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query(params)?;
-    rows.next()?.map(map).transpose()
 }
 
 fn get_quote(conn: &Connection, account: Option<AccountId>, id: Uuid) -> StoreResult<Option<QuoteRow>> {

@@ -4,7 +4,7 @@ use rusqlite::{Connection, Row, params};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{account_id, from_ms, ms, opt_from_ms, uuid};
+use super::{account_id, from_ms, get, ms, opt_from_ms, query_all, query_one, uuid};
 use crate::{
     BeneficiaryFilter, BeneficiaryRow, FileRow, Page, PageRequest, PayoutFilter, PayoutRow, PayoutStateChange,
     PayoutTransition, StoreError, StoreResult,
@@ -17,10 +17,6 @@ fn json(text: &str) -> StoreResult<Value> {
 
 fn opt_json(text: Option<&str>) -> StoreResult<Option<Value>> {
     text.map(json).transpose()
-}
-
-fn get<T: rusqlite::types::FromSql>(r: &Row<'_>, i: usize) -> StoreResult<T> {
-    r.get(i).map_err(StoreError::from)
 }
 
 const BENEFICIARY_COLS: &str = "id, account_id, short_reference_id, entity_type, payment_method, first_name, last_name, \
@@ -49,32 +45,6 @@ fn beneficiary_row(r: &Row<'_>) -> StoreResult<BeneficiaryRow> {
         created_at: from_ms(get(r, 17)?)?,
         updated_at: from_ms(get(r, 18)?)?,
     })
-}
-
-fn query_all<T>(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-    map: fn(&Row<'_>) -> StoreResult<T>,
-) -> StoreResult<Vec<T>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query(params)?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        out.push(map(r)?);
-    }
-    Ok(out)
-}
-
-fn query_one<T>(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-    map: fn(&Row<'_>) -> StoreResult<T>,
-) -> StoreResult<Option<T>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query(params)?;
-    rows.next()?.map(map).transpose()
 }
 
 pub fn beneficiary(conn: &Connection, account: Option<AccountId>, id: Uuid) -> StoreResult<Option<BeneficiaryRow>> {

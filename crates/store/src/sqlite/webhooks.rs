@@ -5,7 +5,7 @@ use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{SqliteStore, SqliteTx, account_id, count, from_ms, ms, opt_from_ms, uuid};
+use super::{SqliteStore, SqliteTx, account_id, count, from_ms, get, ms, opt_from_ms, query_all, uuid};
 use crate::{
     ClaimedDelivery, EventRow, NewEvent, Page, PageRequest, StoreError, StoreResult, WebhookAttemptRecord,
     WebhookDeliveryFilter, WebhookDeliveryRow, WebhookDeliveryView, WebhookEndpointRow, WebhookReplayFilter,
@@ -74,10 +74,6 @@ const DELIVERY_FILTER: &str = "d.account_id = ?1 AND (?2 IS NULL OR d.status = ?
     AND (?4 IS NULL OR d.endpoint_id = ?4) AND (?5 IS NULL OR d.event_id = ?5) \
     AND (?6 IS NULL OR d.created_at >= ?6) AND (?7 IS NULL OR d.created_at <= ?7)";
 
-fn get<T: rusqlite::types::FromSql>(r: &Row<'_>, i: usize) -> StoreResult<T> {
-    r.get(i).map_err(StoreError::from)
-}
-
 fn json_list(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".to_owned())
 }
@@ -145,21 +141,6 @@ fn claimed_row(r: &Row<'_>) -> StoreResult<ClaimedDelivery> {
         secret: get(r, 5)?,
         event: event_at(r, 6)?,
     })
-}
-
-fn query_all<T>(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-    map: fn(&Row<'_>) -> StoreResult<T>,
-) -> StoreResult<Vec<T>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query(params)?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        out.push(map(r)?);
-    }
-    Ok(out)
 }
 
 fn get_endpoint(conn: &Connection, account: Option<AccountId>, id: Uuid) -> StoreResult<Option<WebhookEndpointRow>> {
