@@ -25,6 +25,8 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("{message}")]
     Unauthorized { code: &'static str, message: String },
+    #[error("a {role} credential may not make this request (it needs the {needed:?} permission)")]
+    Forbidden { role: outlay_core::roles::Role, needed: outlay_core::roles::Permission },
     #[error("the x-on-behalf-of account is not a connected account of the caller")]
     SubAccountNotFound,
     #[error("{0} not found")]
@@ -41,12 +43,13 @@ pub enum ApiError {
     Internal(String),
 }
 
-/// One field that broke one rule.
-#[derive(Debug, Clone, Serialize)]
-pub struct FieldIssue {
-    pub field: String,
-    pub code: &'static str,
-    pub message: String,
+/// One field that broke one rule (the parsers live in `outlay_engine::parse`).
+pub use outlay_engine::parse::FieldIssue;
+
+impl From<Vec<FieldIssue>> for ApiError {
+    fn from(issues: Vec<FieldIssue>) -> Self {
+        ApiError::Fields(issues)
+    }
 }
 
 fn describe_issues(issues: &[FieldIssue]) -> String {
@@ -165,6 +168,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unauthorized { code, .. } => {
                 (StatusCode::UNAUTHORIZED, "unauthorized_error", *code, None, vec![], false)
+            }
+            ApiError::Forbidden { .. } => {
+                (StatusCode::FORBIDDEN, "permission_error", "permission_denied", None, vec![], false)
             }
             ApiError::SubAccountNotFound => (
                 StatusCode::BAD_REQUEST,

@@ -5,9 +5,11 @@ use std::collections::HashMap;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::Method;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use outlay_core::money::MAX_MINOR;
+use outlay_core::roles::{Role, required_permission};
 use outlay_core::{AccountId, Amount, Currency};
 use outlay_engine::auth::hash_secret;
 use outlay_store::PageRequest;
@@ -24,6 +26,9 @@ pub struct Caller {
     pub principal: AccountId,
     /// The account acted for: the principal, or one of its connected accounts (`x-on-behalf-of`).
     pub account: AccountId,
+    /// The credential the token was issued to (who acts, for maker-checker and the audit trail).
+    pub credential_id: Uuid,
+    pub role: Role,
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -41,23 +46,31 @@ impl FromRequestParts<AppState> for Caller {
             return Err(ApiError::unauthorized("missing_token", "the x-auth-token header is empty"));
         }
         let hash = hash_secret(token);
-        let (account, expires_at) = match state.tokens.get(&hash) {
+        let grant = match state.tokens.get(&hash) {
             Some(cached) => cached,
             None => {
-                let row = state
+                let grant = state
                     .engine
                     .store()
                     .token(&hash)
                     .await?
                     .ok_or_else(|| ApiError::unauthorized("invalid_token", "the auth token is not valid"))?;
-                state.tokens.put(hash, row.account_id, row.expires_at);
-                (row.account_id, row.expires_at)
+                state.tokens.put(hash, grant.clone());
+                grant
             }
         };
-        if expires_at <= state.engine.clock().now() {
+        if grant.expires_at <= state.engine.clock().now() {
             return Err(ApiError::unauthorized("token_expired", "the auth token has expired; request a new one"));
         }
-        let mut caller = Caller { principal: account, account };
+        // A role stored by an older or newer version that this one does not know grants nothing.
+        let role: Role = grant.role.parse().unwrap_or(Role::ReadOnly);
+        let is_read = parts.method == Method::GET || parts.method == Method::HEAD;
+        let needed = required_permission(is_read, parts.uri.path());
+        if !role.allows(needed) {
+            return Err(ApiError::Forbidden { role, needed });
+        }
+        let account = grant.account_id;
+        let mut caller = Caller { principal: account, account, credential_id: grant.credential_id, role };
         if let Some(value) = parts.headers.get("x-on-behalf-of") {
             let text = value.to_str().map_err(|_| ApiError::SubAccountNotFound)?.trim();
             if !text.is_empty() {

@@ -59,7 +59,29 @@ pub async fn execute(
     render: fn(&Outcome) -> StoredResponse,
 ) -> Result<Response, ApiError> {
     let (caller, error_kind) = (m.caller, m.error_kind);
-    let Some(key) = key_from_headers(m.headers, m.key_required)? else {
+    let key = key_from_headers(m.headers, m.key_required)?;
+    if let Some(audit) = crate::audit::context(caller, Some(Arc::new(render))) {
+        // Audited: the record is appended in the effect's own transaction.
+        let idem = key.map(|key| IdempotencyContext {
+            account: caller.account,
+            key,
+            request_hash: request_hash("POST", m.path, caller.account, m.body),
+            render: Arc::new(render),
+        });
+        return match state
+            .engine
+            .execute_audited(command, idem, audit)
+            .await
+            .map_err(|e| ApiError::from_command(e, error_kind))?
+        {
+            WriteResult::Done { outcome, response } => {
+                crate::audit::mark_recorded();
+                Ok(json_response(&response.unwrap_or_else(|| render(&outcome)), false))
+            }
+            WriteResult::Replayed(stored) => Ok(json_response(&stored, true)),
+        };
+    }
+    let Some(key) = key else {
         let outcome = state.engine.execute(command).await.map_err(|e| ApiError::from_command(e, error_kind))?;
         return Ok(json_response(&render(&outcome), false));
     };

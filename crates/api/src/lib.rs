@@ -2,11 +2,15 @@
 //! so an existing integration only changes its base URL; Outlay's own resources follow the same
 //! conventions under the same prefix. Handlers are thin: parse into domain types, call the
 //! engine, map the result.
+// The OpenAPI document is one large json! literal.
+#![recursion_limit = "1024"]
 
+mod audit;
 mod error;
 mod extract;
 mod idempotency;
 mod openapi;
+mod recipient_auth;
 mod routes;
 mod token_cache;
 mod wire;
@@ -31,6 +35,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct ApiConfig {
     /// Sandbox mode mounts the simulation endpoints.
     pub sandbox: bool,
+    /// Take the client address from `x-forwarded-for` (behind a trusted proxy) for the audit trail.
+    pub trust_forwarded_for: bool,
 }
 
 #[derive(Clone)]
@@ -65,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), audit::layer))
         .layer(axum::middleware::from_fn(record_metrics))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

@@ -5,31 +5,37 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use outlay_core::AccountId;
-use time::OffsetDateTime;
+use outlay_store::TokenGrant;
 
 const TTL: Duration = Duration::from_secs(30);
 const MAX_ENTRIES: usize = 100_000;
 
 #[derive(Default)]
 pub struct TokenCache {
-    entries: Mutex<HashMap<String, (AccountId, OffsetDateTime, Instant)>>,
+    entries: Mutex<HashMap<String, (TokenGrant, Instant)>>,
 }
 
 impl TokenCache {
-    pub fn get(&self, token_hash: &str) -> Option<(AccountId, OffsetDateTime)> {
+    pub fn get(&self, token_hash: &str) -> Option<TokenGrant> {
         let entries = self.entries.lock().ok()?;
-        let (account, expires_at, cached) = entries.get(token_hash)?;
-        (cached.elapsed() < TTL).then_some((*account, *expires_at))
+        let (grant, cached) = entries.get(token_hash)?;
+        (cached.elapsed() < TTL).then(|| grant.clone())
     }
 
-    pub fn put(&self, token_hash: String, account: AccountId, expires_at: OffsetDateTime) {
+    /// Forget every cached grant (a credential was revoked: its tokens must stop working now).
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+
+    pub fn put(&self, token_hash: String, grant: TokenGrant) {
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= MAX_ENTRIES {
                 // Cheaper than an LRU and bounded: the next requests refill it.
                 entries.clear();
             }
-            entries.insert(token_hash, (account, expires_at, Instant::now()));
+            entries.insert(token_hash, (grant, Instant::now()));
         }
     }
 }

@@ -163,8 +163,9 @@ pub fn payout(p: &outlay_store::PayoutRow) -> Value {
             "client_rate": rate,
         })),
         "beneficiary_id": p.beneficiary_id,
-        "beneficiary": p.beneficiary,
-        "payer": p.payer,
+        // Account numbers are masked in payouts (see docs/decisions.md, encryption at rest).
+        "beneficiary": outlay_engine::audit::masked(&p.beneficiary),
+        "payer": p.payer.as_ref().map(outlay_engine::audit::masked),
         "documentation": p.documentation,
         "failure_reason": p.failure_reason,
         "failure_returned_amount": decimal(p.failure_returned_amount, &p.currency),
@@ -181,7 +182,15 @@ pub fn payout_response(outcome: &Outcome) -> StoredResponse {
     }
 }
 
+/// A beneficiary with its account and identity numbers masked: lists, create and update
+/// responses (which are also stored for idempotent replay, so they must not hold clear numbers).
 pub fn beneficiary(b: &outlay_store::BeneficiaryRow) -> Value {
+    outlay_engine::audit::masked(&beneficiary_full(b))
+}
+
+/// A beneficiary as its owner retrieves it one at a time (`GET /api/v1/beneficiaries/{id}`): the
+/// full numbers, as UQPAY returns them, so the client can show and check what it stored.
+pub fn beneficiary_full(b: &outlay_store::BeneficiaryRow) -> Value {
     json!({
         "beneficiary_id": b.id,
         "short_reference_id": b.short_reference_id,

@@ -156,6 +156,36 @@ pub fn earliest_release_date(corridor: &Corridor, now: OffsetDateTime) -> Result
     }
 }
 
+/// Whether a payout dated `payout_date` into `country`/`currency` may go to its rail at `now`:
+/// its date has come in the corridor's local time and `now` is before the cut-off of a business
+/// day there (after the cut-off, or on a weekend or holiday, it waits for the next business
+/// day). `cutoff` overrides the corridor's own cut-off (operator config). A payout outside the
+/// corridor table, or beyond the holiday data's years, goes on its date.
+pub fn release_due(
+    country: Option<&str>,
+    currency: &str,
+    payout_date: Date,
+    now: OffsetDateTime,
+    cutoff: Option<time::Time>,
+) -> bool {
+    let Some(corridor) = country.and_then(|c| crate::corridors::lookup(c, currency)) else {
+        return payout_date <= now.date();
+    };
+    let local_today = now.to_offset(corridor.offset_at(now)).date();
+    let earliest = match cutoff {
+        Some(cutoff) if cutoff != corridor.cutoff => {
+            let mut with_cutoff = corridor.clone();
+            with_cutoff.cutoff = cutoff;
+            earliest_release_date(&with_cutoff, now)
+        }
+        _ => earliest_release_date(corridor, now),
+    };
+    match earliest {
+        Ok(earliest) => earliest == local_today && payout_date <= local_today,
+        Err(_) => payout_date <= local_today,
+    }
+}
+
 struct Data {
     first_year: i32,
     last_year: i32,
@@ -464,6 +494,28 @@ mod tests {
         let inr = corridors::lookup("IN", "INR").expect("IN");
         assert_eq!(earliest_release_date(inr, datetime!(2026-07-15 08:29 UTC)), Ok(date!(2026 - 07 - 15)));
         assert_eq!(earliest_release_date(inr, datetime!(2026-07-15 08:30 UTC)), Ok(date!(2026 - 07 - 16)));
+    }
+
+    #[test]
+    fn release_waits_for_the_date_the_cutoff_and_a_business_day() {
+        let sg = |now| release_due(Some("SG"), "SGD", date!(2026 - 11 - 25), now, None);
+        // The day before, in Singapore: not yet.
+        assert!(!sg(datetime!(2026-11-24 02:00 UTC)));
+        // 00:30 Wednesday in Singapore is still Tuesday in UTC: local time decides.
+        assert!(sg(datetime!(2026-11-24 16:30 UTC)));
+        assert!(sg(datetime!(2026-11-25 06:59 UTC)));
+        // 15:00 local: past the cut-off, the next business day.
+        assert!(!sg(datetime!(2026-11-25 07:00 UTC)));
+        assert!(sg(datetime!(2026-11-26 01:00 UTC)));
+        // Overdue payouts wait for a business day too (Saturday 28 November).
+        assert!(!sg(datetime!(2026-11-28 03:00 UTC)));
+        assert!(sg(datetime!(2026-11-30 01:00 UTC)));
+        // An operator's cut-off replaces the table's.
+        let early = time::macros::time!(12:00);
+        assert!(!release_due(Some("SG"), "SGD", date!(2026 - 11 - 25), datetime!(2026-11-25 04:30 UTC), Some(early)));
+        // Outside the corridor table: the date alone.
+        assert!(release_due(Some("ZZ"), "SGD", date!(2026 - 11 - 25), datetime!(2026-11-25 00:00 UTC), None));
+        assert!(!release_due(None, "SGD", date!(2026 - 11 - 25), datetime!(2026-11-24 23:59 UTC), None));
     }
 
     fn lookup_gb() -> &'static Corridor {

@@ -230,6 +230,9 @@ pub struct TxStatusReport {
 pub struct Pain002 {
     pub message_id: String,
     pub original_message_id: Option<String>,
+    /// `OrgnlGrpInfAndSts/GrpSts`: for a whole file refused (`RJCT`) there may be no
+    /// transaction statuses at all, and every payment of the original message failed.
+    pub group_status: Option<TxStatus>,
     pub transactions: Vec<TxStatusReport>,
 }
 
@@ -250,6 +253,7 @@ pub fn parse_pain002(xml: &str) -> Result<Pain002, Iso20022Error> {
     let mut message_id = None;
     let mut original_message_id = None;
     let mut tx: Option<TxBuilder> = None;
+    let mut group = TxBuilder::default();
     let mut transactions = Vec::new();
     let mut saw_root = false;
     loop {
@@ -291,6 +295,17 @@ pub fn parse_pain002(xml: &str) -> Result<Pain002, Iso20022Error> {
                 match (parent, name.as_str()) {
                     ("GrpHdr", "MsgId") => message_id = Some(value),
                     ("OrgnlGrpInfAndSts", "OrgnlMsgId") => original_message_id = Some(value),
+                    ("OrgnlGrpInfAndSts", "GrpSts") => group.status = Some(value),
+                    ("Rsn", "Cd" | "Prtry") if tx.is_none() && path.iter().any(|p| p == "OrgnlGrpInfAndSts") => {
+                        group.reason_code.get_or_insert(value);
+                    }
+                    ("StsRsnInf", "AddtlInf") if tx.is_none() && path.iter().any(|p| p == "OrgnlGrpInfAndSts") => {
+                        let info = group.additional_info.get_or_insert_with(String::new);
+                        if !info.is_empty() {
+                            info.push(' ');
+                        }
+                        info.push_str(&value);
+                    }
                     ("TxInfAndSts", "OrgnlEndToEndId") => {
                         if let Some(t) = tx.as_mut() {
                             t.end_to_end_id = Some(value);
@@ -333,7 +348,18 @@ pub fn parse_pain002(xml: &str) -> Result<Pain002, Iso20022Error> {
         return Err(Iso20022Error::Malformed(format!("<{}> is not closed", path.join("/"))));
     }
     let message_id = message_id.ok_or_else(|| Iso20022Error::Malformed("GrpHdr/MsgId is missing".into()))?;
-    Ok(Pain002 { message_id, original_message_id, transactions })
+    let group_status = match group.status.as_deref() {
+        None => None,
+        Some("RJCT") => {
+            Some(TxStatus::Rejected { reason_code: group.reason_code, additional_info: group.additional_info })
+        }
+        Some("ACSC" | "ACCC") => Some(TxStatus::Completed),
+        Some(other) if other.len() == 4 && other.chars().all(|c| c.is_ascii_uppercase()) => {
+            Some(TxStatus::Pending(other.to_owned()))
+        }
+        Some(other) => return Err(Iso20022Error::Malformed(format!("unknown GrpSts {other:?}"))),
+    };
+    Ok(Pain002 { message_id, original_message_id, group_status, transactions })
 }
 
 fn finish(t: TxBuilder, n: usize) -> Result<TxStatusReport, Iso20022Error> {
@@ -501,6 +527,26 @@ mod tests {
             }
         );
         assert_eq!(report.transactions[2].status, TxStatus::Pending("ACSP".into()));
+    }
+
+    #[test]
+    fn a_whole_file_rejection_has_a_group_status_and_reason() {
+        let xml = r#"<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.10"><CstmrPmtStsRpt>
+            <GrpHdr><MsgId>BANK-9</MsgId></GrpHdr>
+            <OrgnlGrpInfAndSts><OrgnlMsgId>OUT-7</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId><GrpSts>RJCT</GrpSts>
+              <StsRsnInf><Rsn><Cd>FF01</Cd></Rsn><AddtlInf>Invalid file format</AddtlInf></StsRsnInf></OrgnlGrpInfAndSts>
+            </CstmrPmtStsRpt></Document>"#;
+        let report = parse_pain002(xml).expect("parses");
+        assert!(report.transactions.is_empty());
+        assert_eq!(report.original_message_id.as_deref(), Some("OUT-7"));
+        assert_eq!(
+            report.group_status,
+            Some(TxStatus::Rejected {
+                reason_code: Some("FF01".into()),
+                additional_info: Some("Invalid file format".into())
+            })
+        );
+        assert_eq!(parse_pain002(PAIN002).expect("parses").group_status, None);
     }
 
     #[test]

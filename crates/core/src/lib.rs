@@ -2,8 +2,10 @@
 //! every layer. Pure code: no I/O, no clock reads, no randomness. Everything here validates on
 //! construction, so an invalid value cannot exist past the edge that parsed it.
 
+pub mod audit;
 pub mod bank;
 pub mod calendar;
+pub mod compliance;
 pub mod corridors;
 pub mod fees;
 pub mod files;
@@ -15,6 +17,8 @@ pub mod ledger;
 pub mod money;
 pub mod payout;
 pub mod refs;
+pub mod reports;
+pub mod roles;
 pub mod screening;
 pub mod webhooks;
 

@@ -137,6 +137,10 @@ pub enum PayoutState {
     Cancelled,
     /// Money came back after completion.
     Returned,
+    /// Held for compliance review (a screening hit or a rule set to review): the funds stay
+    /// held and no rail takes it until a reviewer clears it (back to READY_TO_SEND or SCHEDULED)
+    /// or rejects it (REJECTED).
+    InReview,
 }
 
 impl PayoutState {
@@ -150,6 +154,7 @@ impl PayoutState {
             PayoutState::Rejected => "REJECTED",
             PayoutState::Cancelled => "CANCELLED",
             PayoutState::Returned => "RETURNED",
+            PayoutState::InReview => "IN_REVIEW",
         }
     }
 
@@ -157,7 +162,8 @@ impl PayoutState {
     pub fn wire_status(self) -> &'static str {
         match self {
             PayoutState::Scheduled | PayoutState::ReadyToSend => "READY_TO_SEND",
-            PayoutState::Sent => "PENDING",
+            // UQPAY has no review status: PENDING is its "being processed".
+            PayoutState::Sent | PayoutState::InReview => "PENDING",
             PayoutState::Completed => "COMPLETED",
             PayoutState::Failed | PayoutState::Cancelled | PayoutState::Returned => "FAILED",
             PayoutState::Rejected => "REJECTED",
@@ -166,7 +172,7 @@ impl PayoutState {
 
     /// Whether the payout still holds its amount and fee in `pending`.
     pub fn holds_funds(self) -> bool {
-        matches!(self, PayoutState::Scheduled | PayoutState::ReadyToSend | PayoutState::Sent)
+        matches!(self, PayoutState::Scheduled | PayoutState::ReadyToSend | PayoutState::Sent | PayoutState::InReview)
     }
 
     pub fn is_final(self) -> bool {
@@ -182,6 +188,7 @@ impl PayoutState {
                 | (ReadyToSend, Sent | Cancelled | Rejected | Failed)
                 | (Sent, Completed | Failed | Rejected)
                 | (Completed, Returned)
+                | (InReview, ReadyToSend | Scheduled | Rejected)
         )
     }
 }
@@ -196,7 +203,7 @@ impl FromStr for PayoutState {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         use PayoutState::*;
-        [Scheduled, ReadyToSend, Sent, Completed, Failed, Rejected, Cancelled, Returned]
+        [Scheduled, ReadyToSend, Sent, Completed, Failed, Rejected, Cancelled, Returned, InReview]
             .into_iter()
             .find(|p| p.code() == s)
             .ok_or_else(|| format!("unknown payout state {s}"))
@@ -230,5 +237,19 @@ mod tests {
         assert_eq!(Cancelled.wire_status(), "FAILED");
         assert_eq!(Sent.wire_status(), "PENDING");
         assert!(Scheduled.holds_funds() && !Completed.holds_funds());
+    }
+
+    #[test]
+    fn a_payout_in_review_keeps_its_hold_and_only_a_decision_moves_it() {
+        use PayoutState::*;
+        assert!(InReview.holds_funds());
+        assert_eq!(InReview.wire_status(), "PENDING");
+        assert_eq!("IN_REVIEW".parse::<PayoutState>(), Ok(InReview));
+        for next in [ReadyToSend, Scheduled, Rejected] {
+            assert!(InReview.can_become(next), "{next}");
+        }
+        for next in [Sent, Completed, Cancelled, Failed] {
+            assert!(!InReview.can_become(next), "{next}");
+        }
     }
 }

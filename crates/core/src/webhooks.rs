@@ -35,6 +35,10 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
     ("BENEFICIARY", "beneficiary.deleted"),
     ("CONVERSION", "conversion.trade.settled"),
     ("TRANSFER", "transfer.completed"),
+    ("WALLET_PAYOUT", "wallet_payout.completed"),
+    // --- batches ---
+    ("BATCH", "batch.validated"),
+    ("BATCH", "batch.completed"),
 ];
 
 pub fn is_event_type(event_type: &str) -> bool {

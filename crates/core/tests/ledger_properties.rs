@@ -16,6 +16,11 @@ enum Op {
     Reserve { client: usize, delta: i64 },
     LateReturn { client: usize, amount: i64 },
     Convert { client: usize, usd_to_eur: bool, sell: i64, buy: i64 },
+    // --- wallets ---
+    WalletCredit { client: usize, wallet: usize, amount: i64 },
+    WalletHold { client: usize, wallet: usize, amount: i64 },
+    WalletVoid { client: usize, wallet: usize, amount: i64 },
+    WalletReturn { client: usize, wallet: usize, amount: i64 },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -35,6 +40,26 @@ fn op() -> impl Strategy<Value = Op> {
             sell,
             buy
         }),
+        (0..3usize, 0..2usize, 1..5_000i64).prop_map(|(client, wallet, amount)| Op::WalletCredit {
+            client,
+            wallet,
+            amount
+        }),
+        (0..3usize, 0..2usize, 1..5_000i64).prop_map(|(client, wallet, amount)| Op::WalletHold {
+            client,
+            wallet,
+            amount
+        }),
+        (0..3usize, 0..2usize, 1..5_000i64).prop_map(|(client, wallet, amount)| Op::WalletVoid {
+            client,
+            wallet,
+            amount
+        }),
+        (0..3usize, 0..2usize, 1..5_000i64).prop_map(|(client, wallet, amount)| Op::WalletReturn {
+            client,
+            wallet,
+            amount
+        }),
     ]
 }
 
@@ -50,6 +75,7 @@ proptest! {
         let usd = Currency::parse("USD").expect("USD");
         let eur = Currency::parse("EUR").expect("EUR");
         let clients: Vec<AccountId> = (0..3).map(|_| AccountId(Uuid::new_v4())).collect();
+        let wallets: Vec<Uuid> = (0..2).map(|_| Uuid::new_v4()).collect();
         let mut book = Book::new();
         for (i, op) in ops.iter().enumerate() {
             let reference = Reference { kind: "test", id: Uuid::new_v4() };
@@ -65,6 +91,10 @@ proptest! {
                     let (from, to) = if usd_to_eur { (usd, eur) } else { (eur, usd) };
                     Some(rules::conversion(clients[client], from, amount(sell), to, amount(buy), reference))
                 }
+                Op::WalletCredit { client, wallet, amount: a } => Some(rules::wallet_credit(clients[client], usd, wallets[wallet], amount(a), reference)),
+                Op::WalletHold { client, wallet, amount: a } => Some(rules::wallet_hold(clients[client], usd, wallets[wallet], amount(a), reference)),
+                Op::WalletVoid { client, wallet, amount: a } => Some(rules::void_wallet_hold(clients[client], usd, wallets[wallet], amount(a), reference)),
+                Op::WalletReturn { client, wallet, amount: a } => Some(rules::late_return_to_wallet(clients[client], usd, wallets[wallet], amount(a), reference)),
             };
             let Some(draft) = draft else { continue };
             prop_assert!(draft.validate().is_ok());

@@ -139,6 +139,20 @@ pub struct NewTransfer {
     pub reason: Option<String>,
 }
 
+/// The result of reading a batch file (see `crate::batches`).
+#[derive(Clone, Debug)]
+pub struct BatchValidation {
+    pub batch: Uuid,
+    pub content_sha256: Option<String>,
+    pub total_rows: i64,
+    pub valid_rows: i64,
+    pub invalid_rows: i64,
+    /// A row is above the account's payout approval threshold.
+    pub above_threshold: bool,
+    /// A file-level error (code, message): the batch fails with it.
+    pub file_error: Option<(String, String)>,
+}
+
 #[derive(Clone, Debug)]
 pub enum Command {
     SetRates {
@@ -156,6 +170,17 @@ pub enum Command {
     SetBankAccount {
         account: AccountId,
         bank: Option<BankAccount>,
+    },
+    /// Another credential for an existing account, in a role.
+    CreateCredential {
+        account: AccountId,
+        role: outlay_core::roles::Role,
+        client_id: String,
+        api_key_hash: String,
+    },
+    RevokeCredential {
+        account: AccountId,
+        credential: Uuid,
     },
     IssueToken {
         account: AccountId,
@@ -238,7 +263,139 @@ pub enum Command {
     SendPayouts {
         payouts: Vec<(AccountId, Uuid)>,
         reason: String,
+        /// The rail that takes them: a `rail.submit` job for the payouts that became SENT is
+        /// queued in the same transaction, so a node dying before the rail has them leaves a job
+        /// that another worker runs, never SENT payouts nobody will submit.
+        rail: Option<String>,
     },
+    // --- jobs ---
+    EnqueueJob(outlay_store::NewJob),
+    /// Lease due jobs of these kinds for `lease`.
+    ClaimJobs {
+        kinds: Vec<String>,
+        limit: u32,
+        lease: std::time::Duration,
+    },
+    FinishJob {
+        id: Uuid,
+        claim_token: Uuid,
+        end: outlay_store::JobEnd,
+    },
+    // --- sftp ---
+    /// Register an SFTP public key (already parsed; see `sftp_keys`) for an account.
+    AddSftpKey {
+        account: AccountId,
+        public_key: String,
+        fingerprint: String,
+    },
+    RevokeSftpKey {
+        account: AccountId,
+        id: Uuid,
+    },
+    /// Record a file received over SFTP (refused as a duplicate when its content was seen).
+    RecordSftpFile(Box<outlay_store::SftpFileRow>),
+    /// Move a received file along (accepted, refused, completed); `None` keeps the value.
+    UpdateSftpFile {
+        id: Uuid,
+        status: String,
+        batch_id: Option<Uuid>,
+        detail: Option<String>,
+    },
+    // --- audit ---
+    /// Append one audit record on its own (a request that failed, or an operator action).
+    RecordAudit(Box<outlay_store::AuditDraft>),
+    /// Re-encrypt every stored account or identity number with the active key (`keys rotate`).
+    ResealSecrets,
+    // --- reports ---
+    /// Ask for a report (pending until the report worker writes it). A scheduled report that
+    /// already exists for its account, kind and period is not created again.
+    CreateReport(NewReport),
+    /// The report worker leases pending reports (engine clock), counting an attempt on each.
+    ClaimReports {
+        limit: u32,
+        lease: time::Duration,
+    },
+    /// The report worker settles a report it wrote (or could not write).
+    FinishReport(Box<outlay_store::ReportFinish>),
+    // --- wallets (stored-value model) ---
+    /// Choose how the account pays recipients: `bank`, `wallet` or `both`.
+    SetPayoutModel {
+        account: AccountId,
+        model: String,
+    },
+    CreateRecipient(Box<NewRecipient>),
+    IssueRecipientToken(Box<outlay_store::RecipientTokenRow>),
+    /// A transfer method of a recipient (a beneficiary validated by its corridor's rules).
+    CreateTransferMethod {
+        recipient: Uuid,
+        beneficiary: Box<NewBeneficiary>,
+    },
+    /// Client available → a recipient's wallet.
+    CreateWalletPayout(NewWalletPayout),
+    /// A recipient withdraws from the wallet: a held payout to one of its transfer methods.
+    CreateWalletWithdrawal(NewWalletWithdrawal),
+    // --- compliance (issue 7) ---
+    /// Store a new version of the sanctions lists (the operator's `outlay screening load`).
+    LoadScreeningList(Box<outlay_store::ScreeningFiles>),
+    /// Clear or reject an open compliance review. `account` is the caller's; `None` is the
+    /// operator (any account).
+    DecideReview {
+        account: Option<AccountId>,
+        review: Uuid,
+        decision: crate::screening::ReviewDecision,
+        reviewer: Option<Uuid>,
+        note: Option<String>,
+    },
+    /// Replace an account's compliance rules.
+    SetComplianceRules {
+        account: AccountId,
+        rules: Box<outlay_core::compliance::ComplianceRules>,
+        updated_by: Option<Uuid>,
+    },
+    // --- batches ---
+    /// Insert a batch (VALIDATING); refused when its file hash was already sent.
+    CreateBatch(Box<outlay_store::PayoutBatchRow>),
+    /// Validated rows of a batch being ingested (a chunk of the file).
+    AddBatchItems {
+        batch: Uuid,
+        items: Vec<outlay_store::BatchItemRow>,
+    },
+    /// The file is read: set the counts, then PENDING_APPROVAL, VALIDATED or FAILED.
+    FinishBatchValidation {
+        account: AccountId,
+        done: Box<BatchValidation>,
+    },
+    /// Maker-checker: approve (a different credential than the creator) and release.
+    ApproveBatch {
+        account: AccountId,
+        batch: Uuid,
+        approver: Uuid,
+    },
+    /// Release (hold) up to `limit` rows of a batch that needs no approval (0: all).
+    ReleaseBatch {
+        account: AccountId,
+        batch: Uuid,
+        limit: u32,
+    },
+    CancelBatch {
+        account: AccountId,
+        batch: Uuid,
+        by: Option<Uuid>,
+    },
+    SetApprovalPolicy(Box<outlay_store::ApprovalPolicyRow>),
+}
+
+/// A report to write over [period_start, period_end).
+#[derive(Clone, Debug)]
+pub struct NewReport {
+    pub account: AccountId,
+    pub kind: outlay_core::reports::ReportKind,
+    pub period_start: OffsetDateTime,
+    pub period_end: OffsetDateTime,
+    /// `api` or `schedule`.
+    pub trigger: &'static str,
+    /// The credential that asked (API reports).
+    pub created_by: Option<Uuid>,
 }
 
 /// Which events to deliver again. Events of the account and of its connected accounts qualify.
@@ -274,6 +431,7 @@ impl Command {
         match self {
             Command::CreateTransfer(t) => Some(t.source),
             Command::CreateAccount { .. } | Command::SetBankAccount { .. } | Command::IssueToken { .. } => None,
+            Command::CreateCredential { .. } | Command::RevokeCredential { .. } => None,
             Command::SetRates { .. } | Command::CreateQuote(_) => None,
             Command::CreateConversion(c) => Some(c.account),
             Command::CreateDeposit(d) => Some(d.account),
@@ -283,6 +441,9 @@ impl Command {
             | Command::SetReserve { account, .. }
             | Command::TransitionPayout { account, .. } => Some(*account),
             Command::CreatePayout(p) => Some(p.account),
+            // --- compliance --- (a decision may void or keep a payout's hold)
+            Command::DecideReview { account, .. } => *account,
+            Command::LoadScreeningList(_) | Command::SetComplianceRules { .. } => None,
             Command::CreateBeneficiary(_)
             | Command::UpdateBeneficiary { .. }
             | Command::DeleteBeneficiary { .. }
@@ -295,10 +456,42 @@ impl Command {
             | Command::RecordWebhookAttempt(_) => None,
             // Sending moves no money: nothing is posted to a ledger chain.
             Command::SendPayouts { .. } => None,
+            Command::EnqueueJob(_) | Command::ClaimJobs { .. } | Command::FinishJob { .. } => None,
+            // --- sftp --- (no money moves)
+            Command::AddSftpKey { .. }
+            | Command::RevokeSftpKey { .. }
+            | Command::RecordSftpFile(_)
+            | Command::UpdateSftpFile { .. } => None,
+            // --- audit --- (its chain head is locked with the other audit chains)
+            Command::RecordAudit(_) | Command::ResealSecrets => None,
+            // --- reports --- (no money moves)
+            Command::CreateReport(_) | Command::ClaimReports { .. } | Command::FinishReport(_) => None,
+            // --- wallets ---
+            Command::CreateWalletPayout(p) => Some(p.account),
+            Command::CreateWalletWithdrawal(w) => Some(w.account),
+            Command::SetPayoutModel { .. }
+            | Command::CreateRecipient(_)
+            | Command::IssueRecipientToken(_)
+            | Command::CreateTransferMethod { .. } => None,
+            // --- batches ---
+            Command::ApproveBatch { account, .. } | Command::ReleaseBatch { account, .. } => Some(*account),
+            Command::CreateBatch(_)
+            | Command::AddBatchItems { .. }
+            | Command::FinishBatchValidation { .. }
+            | Command::CancelBatch { .. }
+            | Command::SetApprovalPolicy(_) => None,
         }
     }
 
     /// A second chain, for the rare command that moves money between two client accounts.
+    /// The account whose audit chain this command appends to on its own.
+    pub fn audit_owner(&self) -> Option<AccountId> {
+        match self {
+            Command::RecordAudit(d) => Some(d.account_id),
+            _ => None,
+        }
+    }
+
     pub fn second_chain_owner(&self) -> Option<AccountId> {
         match self {
             Command::CreateTransfer(t) => Some(t.target),
@@ -320,6 +513,8 @@ pub enum Outcome {
     },
     BankAccountSet,
     TokenIssued,
+    CredentialCreated(outlay_store::CredentialRow),
+    CredentialRevoked,
     Deposit(DepositRow),
     Withdrawal(WithdrawalRow),
     ReserveSet {
@@ -347,6 +542,50 @@ pub enum Outcome {
     },
     /// The payouts that became SENT.
     PayoutsSent(Vec<Uuid>),
+    // --- jobs ---
+    /// Whether the job was added (false: its dedupe key existed).
+    JobEnqueued(bool),
+    JobsClaimed(Vec<outlay_store::JobRow>),
+    /// Whether the claim still held the job.
+    JobFinished(bool),
+    // --- sftp ---
+    SftpKey(Box<outlay_store::SftpKeyRow>),
+    SftpKeyRevoked,
+    SftpFile(Box<outlay_store::SftpFileRow>),
+    // --- audit ---
+    AuditRecorded,
+    /// How many stored values were re-encrypted.
+    Resealed(u64),
+    // --- reports ---
+    /// `created` is false when the scheduled report already existed (`report` is then the
+    /// request as made, not the stored row).
+    Report {
+        report: Box<outlay_store::ReportRow>,
+        created: bool,
+    },
+    ReportsClaimed(Vec<outlay_store::ReportRow>),
+    /// False when the report was no longer pending.
+    ReportFinished {
+        recorded: bool,
+    },
+    // --- wallets ---
+    PayoutModelSet {
+        model: String,
+    },
+    Recipient(Box<outlay_store::RecipientRow>),
+    TransferMethod {
+        recipient: Uuid,
+        beneficiary: Box<outlay_store::BeneficiaryRow>,
+    },
+    WalletPayout(Box<outlay_store::WalletPayoutRow>),
+    // --- compliance (issue 7) ---
+    Review(Box<outlay_store::ComplianceReviewRow>),
+    ComplianceRules(Box<outlay_store::ComplianceRulesRow>),
+    ScreeningListLoaded(Box<outlay_store::ScreeningListRow>),
+    // --- batches ---
+    Batch(Box<outlay_store::PayoutBatchRow>),
+    BatchItemsAdded(usize),
+    ApprovalPolicy(Box<outlay_store::ApprovalPolicyRow>),
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -383,4 +622,37 @@ impl From<StoreError> for CommandError {
             other => CommandError::Internal(other.to_string()),
         }
     }
+}
+
+// --- wallets (stored-value model) ---
+
+/// A recipient with its first credential (the API key is hashed before it gets here).
+#[derive(Clone, Debug)]
+pub struct NewRecipient {
+    pub account: AccountId,
+    pub external_reference: Option<String>,
+    pub name: String,
+    pub email: Option<String>,
+    pub client_id: String,
+    pub api_key_hash: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewWalletPayout {
+    pub account: AccountId,
+    pub recipient: Uuid,
+    pub currency: Currency,
+    pub amount: Amount,
+    pub reference: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewWalletWithdrawal {
+    pub account: AccountId,
+    pub recipient: Uuid,
+    pub transfer_method: Uuid,
+    pub currency: Currency,
+    pub amount: Amount,
+    /// The payout reference the bank shows.
+    pub reference: String,
 }

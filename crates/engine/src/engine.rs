@@ -20,11 +20,34 @@ pub struct EngineConfig {
     pub fees: FeeSchedule,
     /// Markup applied to mid rates against the client, in basis points.
     pub fx_markup_bps: u32,
+    /// The active sanctions list and the screening threshold; shared by every clone.
+    pub screening: Arc<crate::screening::ScreeningState>,
+    /// Operator overrides of corridor cut-off times (local time), by `COUNTRY/CURRENCY`.
+    pub cutoffs: std::collections::BTreeMap<String, time::Time>,
+}
+
+impl EngineConfig {
+    /// Whether a payout may be released to its rail at `now` (see
+    /// [`outlay_core::calendar::release_due`]), with the operator's cut-off for its corridor.
+    pub fn release_due(&self, p: &outlay_store::PayoutRow, now: time::OffsetDateTime) -> bool {
+        let country = p.beneficiary.pointer("/bank_details/bank_country_code").and_then(serde_json::Value::as_str);
+        let cutoff = country.and_then(|c| {
+            self.cutoffs.get(&format!("{}/{}", c.to_ascii_uppercase(), p.payout_currency.to_ascii_uppercase()))
+        });
+        outlay_core::calendar::release_due(country, &p.payout_currency, p.payout_date, now, cutoff.copied())
+    }
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { max_batch: 1024, queue_capacity: 16_384, fees: FeeSchedule::default(), fx_markup_bps: 50 }
+        Self {
+            max_batch: 1024,
+            queue_capacity: 16_384,
+            fees: FeeSchedule::default(),
+            fx_markup_bps: 50,
+            screening: Arc::default(),
+            cutoffs: std::collections::BTreeMap::new(),
+        }
     }
 }
 
@@ -125,7 +148,7 @@ impl Engine {
 
     /// Run a command that carries no idempotency key.
     pub async fn execute(&self, command: Command) -> Result<Outcome, CommandError> {
-        match self.submit(WriteRequest { command, idempotency: None }).await? {
+        match self.submit(WriteRequest { command, idempotency: None, audit: None }).await? {
             WriteResult::Done { outcome, .. } => Ok(*outcome),
             WriteResult::Replayed(_) => Err(CommandError::Internal("replay without a key".into())),
         }
@@ -136,6 +159,34 @@ impl Engine {
         &self,
         command: Command,
         idem: IdempotencyContext,
+    ) -> Result<WriteResult, CommandError> {
+        self.execute_keyed(command, idem, None).await
+    }
+
+    /// Run a command, under a key when one is given, and append its audit record in the same
+    /// transaction as its effect (see [`crate::audit`]). A replay writes no record here.
+    pub async fn execute_audited(
+        &self,
+        command: Command,
+        idem: Option<IdempotencyContext>,
+        audit: crate::audit::AuditContext,
+    ) -> Result<WriteResult, CommandError> {
+        match idem {
+            Some(idem) => self.execute_keyed(command, idem, Some(audit)).await,
+            None => self.submit(WriteRequest { command, idempotency: None, audit: Some(audit) }).await,
+        }
+    }
+
+    /// Append an audit record on its own (a request that failed before or in the engine).
+    pub async fn record_audit(&self, draft: outlay_store::AuditDraft) -> Result<(), CommandError> {
+        self.execute(Command::RecordAudit(Box::new(draft))).await.map(|_| ())
+    }
+
+    async fn execute_keyed(
+        &self,
+        command: Command,
+        idem: IdempotencyContext,
+        audit: Option<crate::audit::AuditContext>,
     ) -> Result<WriteResult, CommandError> {
         // Fast path: a retry of a finished request never reaches the writer.
         if let Some(record) =
@@ -155,7 +206,7 @@ impl Engine {
             }
         }
         let _guard = InflightGuard { set: &self.inflight, entry: Some(entry) };
-        self.submit(WriteRequest { command, idempotency: Some(idem) }).await
+        self.submit(WriteRequest { command, idempotency: Some(idem), audit }).await
     }
 
     /// Stop taking writes, finish the accepted ones, and wait for the writer to exit.

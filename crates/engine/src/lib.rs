@@ -3,23 +3,33 @@
 //! savepoint per command), commits once, then answers each request. Idempotency records, state
 //! changes, ledger entries and outgoing events are written in that same transaction.
 
+pub mod audit;
 pub mod auth;
+pub mod batches;
 pub mod clock;
 mod command;
 mod engine;
 pub mod events;
 pub mod idempotency;
 mod ops;
+pub mod parse;
+pub mod screening;
 pub mod settler;
+pub mod sftp_keys;
 pub mod verify;
 pub mod webhooks;
 mod writer;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use command::{
-    BeneficiarySource, Command, CommandError, DepositOutcome, Document, FileUpload, NewBeneficiary, NewConversion,
-    NewDeposit, NewPayout, NewQuote, NewTransfer, Outcome, Settlement, WebhookAttempt, WebhookReplay,
+    BatchValidation, BeneficiarySource, Command, CommandError, DepositOutcome, Document, FileUpload, NewBeneficiary,
+    NewConversion, NewDeposit, NewPayout, NewQuote, NewReport, NewTransfer, Outcome, Settlement, WebhookAttempt,
+    WebhookReplay,
 };
+// --- wallets ---
+pub use command::{NewRecipient, NewWalletPayout, NewWalletWithdrawal};
 pub use engine::{Engine, EngineConfig};
 pub use idempotency::{IdempotencyContext, StoredResponse, WriteResult};
+/// Kinds of job the engine itself queues.
+pub use ops::jobs::RAIL_SUBMIT;
 pub use writer::WriterStats;

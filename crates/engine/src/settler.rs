@@ -1,8 +1,9 @@
 //! Sandbox only: settles pending deposits and withdrawals after a delay, as a bank would, and
-//! walks payouts through the sandbox rail: a scheduled payout becomes ready on its date, a ready
-//! one is sent after the delay, a sent one completes after the delay. Deterministic outcomes by
-//! amount: minor units ending in 91 fail at the bank ("account closed"), ending in 92 are
-//! rejected by compliance before sending. The durable jobs table replaces this for real rails;
+//! walks payouts through the sandbox rail: a scheduled payout becomes ready on its date (before
+//! its corridor's cut-off, on a business day), a ready one is sent after the delay, a sent one
+//! completes after the delay. Deterministic outcomes by amount: minor units ending in 91 fail at
+//! the bank ("account closed"), ending in 92 are rejected by compliance before sending, ending
+//! in 93 complete and then come back as a late return. The durable jobs table replaces this for real rails;
 //! until then every command checks the object's state in its own transaction, so two nodes
 //! settling the same object is harmless.
 
@@ -50,30 +51,45 @@ pub async fn settle_due(engine: &Engine, delay: Duration, walk_payouts: bool) ->
     if !walk_payouts {
         return Ok(settled);
     }
-    let today = engine.clock().now().date();
-    for p in engine.store().open_payouts(engine.clock().now(), 500).await? {
-        let Some((to, reason)) = sandbox_rail_step(&p, today, cutoff) else { continue };
+    let now = engine.clock().now();
+    for p in engine.store().open_payouts(now, 500).await? {
+        let due = engine.config().release_due(&p, now);
+        let Some((to, reason)) = sandbox_rail_step(&p, due, cutoff) else { continue };
         let cmd =
             Command::TransitionPayout { account: p.account_id, payout: p.id, to, reason: reason.map(str::to_owned) };
-        settled += count(engine.execute(cmd).await)?;
+        let stepped = count(engine.execute(cmd).await)?;
+        settled += stepped;
+        // The late-return trigger: completed, then the beneficiary's bank sends the money back.
+        if stepped == 1 && to == PayoutState::Completed && p.amount % 100 == LATE_RETURN_TRIGGER {
+            let cmd = Command::TransitionPayout {
+                account: p.account_id,
+                payout: p.id,
+                to: PayoutState::Returned,
+                reason: Some("beneficiary account closed after crediting; funds returned (sandbox trigger)".into()),
+            };
+            settled += count(engine.execute(cmd).await)?;
+        }
     }
     Ok(settled)
 }
 
+/// Minor units ending in 93: the payout completes, then comes back as a late return.
+const LATE_RETURN_TRIGGER: i64 = 93;
+
 /// The sandbox rail's next step for a payout, if it is due.
 fn sandbox_rail_step(
     p: &outlay_store::PayoutRow,
-    today: time::Date,
+    release_due: bool,
     cutoff: time::OffsetDateTime,
 ) -> Option<(PayoutState, Option<&'static str>)> {
     let state: PayoutState = p.state.parse().ok()?;
     let trigger = p.amount % 100;
     match state {
-        PayoutState::Scheduled if p.payout_date <= today => Some((PayoutState::ReadyToSend, None)),
+        PayoutState::Scheduled if release_due => Some((PayoutState::ReadyToSend, None)),
         PayoutState::ReadyToSend if p.updated_at <= cutoff && trigger == 92 => {
             Some((PayoutState::Rejected, Some("rejected by compliance screening (sandbox trigger)")))
         }
-        PayoutState::ReadyToSend if p.updated_at <= cutoff => Some((PayoutState::Sent, None)),
+        PayoutState::ReadyToSend if p.updated_at <= cutoff && release_due => Some((PayoutState::Sent, None)),
         PayoutState::Sent if p.updated_at <= cutoff && trigger == 91 => {
             Some((PayoutState::Failed, Some("account closed")))
         }

@@ -117,6 +117,9 @@ pub async fn verify_ledger(store: &dyn Store) -> StoreResult<VerifyReport> {
                 .push(format!("internal transfer clearing in {} does not net to zero ({balance})", key.currency));
         }
     }
+    // --- wallets ---
+    wallet_checks(store, &mut out).await?;
+
     let mut totals: HashMap<String, CurrencyTotals> = HashMap::new();
     for (key, balance) in &report.balances {
         let code = key.currency.code();
@@ -135,4 +138,48 @@ pub async fn verify_ledger(store: &dyn Store) -> StoreResult<VerifyReport> {
     totals.sort();
     out.totals = totals;
     Ok(out)
+}
+
+/// What a wallet withdrawal's status says it took out of its wallet, net: the hold while it is
+/// in flight or once completed, nothing after a void, the fee only after a late return.
+fn expected_wallet_net(state: &str, amount: i64, fee: i64) -> i64 {
+    match state.parse::<PayoutState>() {
+        Ok(s) if s.holds_funds() || s == PayoutState::Completed => -(amount + fee),
+        Ok(PayoutState::Returned) => -fee,
+        _ => 0,
+    }
+}
+
+/// Wallets (stored-value model): each withdrawal moved exactly what its status says out of its
+/// own recipient's wallet (a void or a return to another wallet or to `available` is caught), and
+/// no other payout touched a wallet. That every wallet stays non-negative is checked with every
+/// client balance above.
+async fn wallet_checks(store: &dyn Store, out: &mut VerifyReport) -> StoreResult<()> {
+    let mut lines: HashMap<(String, String), Vec<(String, i64)>> = HashMap::new();
+    for w in store.audit_wallet_by_reference().await? {
+        lines.entry((w.reference_type, w.reference_id)).or_default().push((w.kind, w.net));
+    }
+    for w in store.audit_wallet_withdrawals().await? {
+        out.holds_checked += 1;
+        let expected = expected_wallet_net(&w.state, w.amount, w.fee);
+        let own = format!("wallet:{}", w.recipient_id);
+        let moved = lines.remove(&("payout".to_owned(), w.payout_id.clone())).unwrap_or_default();
+        let actual: i64 = moved.iter().filter(|(k, _)| *k == own).map(|(_, n)| n).sum();
+        if actual != expected {
+            out.violations.push(format!(
+                "wallet withdrawal {} is {} and should have moved {expected} out of {own}, the ledger shows {actual}",
+                w.payout_id, w.state
+            ));
+        }
+        for (kind, net) in moved.iter().filter(|(k, n)| *k != own && *n != 0) {
+            out.violations.push(format!("wallet withdrawal {} moved {net} on another wallet ({kind})", w.payout_id));
+        }
+    }
+    for ((reference_type, reference_id), moved) in lines {
+        if reference_type == "payout" && moved.iter().any(|(_, n)| *n != 0) {
+            out.violations
+                .push(format!("payout {reference_id} moved money on a wallet but is not a wallet withdrawal"));
+        }
+    }
+    Ok(())
 }

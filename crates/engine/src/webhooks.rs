@@ -40,6 +40,7 @@ mod tests {
     fn every_emitted_event_type_is_listed() {
         let sources = [
             include_str!("ops/accounts.rs"),
+            include_str!("ops/batches.rs"),
             include_str!("ops/beneficiaries.rs"),
             include_str!("ops/deposits.rs"),
             include_str!("ops/files.rs"),
@@ -48,6 +49,7 @@ mod tests {
             include_str!("ops/reserves.rs"),
             include_str!("ops/transfers.rs"),
             include_str!("ops/withdrawals.rs"),
+            include_str!("ops/wallets.rs"),
         ];
         let prefixes: Vec<String> = EVENT_TYPES.iter().map(|(name, _)| format!("{}.", name.to_lowercase())).collect();
         let mut found = std::collections::BTreeSet::new();

@@ -18,6 +18,8 @@ use crate::{Clock, Command, CommandError, IdempotencyContext, StoredResponse, Wr
 pub(crate) struct WriteRequest {
     pub command: Command,
     pub idempotency: Option<IdempotencyContext>,
+    /// Who asked: the writer appends the audit record in the command's savepoint.
+    pub audit: Option<crate::audit::AuditContext>,
 }
 
 pub(crate) struct Job {
@@ -168,6 +170,14 @@ impl Writer {
     ) -> Result<Vec<Result<WriteResult, CommandError>>, BatchError> {
         let mut tx = conn.begin().await?;
         tx.lock_chains(owners).await?;
+        // Audit chain heads after ledger chains, each in id order: no two batches deadlock.
+        let mut audited: Vec<AccountId> = jobs
+            .iter()
+            .filter_map(|j| j.request.audit.as_ref().map(|a| a.account).or_else(|| j.request.command.audit_owner()))
+            .collect();
+        audited.sort_unstable();
+        audited.dedup();
+        tx.lock_audit_chains(&audited).await?;
         let ctx = Ctx { now: self.clock.now(), config: &self.config };
         let mut results = Vec::with_capacity(jobs.len());
         for job in jobs {
@@ -202,6 +212,10 @@ async fn run_one(
             tx.release_savepoint().await?;
             return Ok(replay_or_mismatch(record, idem));
         }
+        let before = match &request.audit {
+            Some(_) => crate::audit::before(tx, &request.command).await?,
+            None => None,
+        };
         match ops::apply(&request.command, tx, ctx).await {
             Ok(outcome) => {
                 let mut response = None;
@@ -227,6 +241,11 @@ async fn run_one(
                         }
                         Err(e) => return Err(e.into()),
                     }
+                }
+                if let Some(audit) = &request.audit {
+                    let draft =
+                        crate::audit::record(audit, &request.command, &outcome, response.as_ref(), before, ctx.now);
+                    tx.append_audit(&draft).await?;
                 }
                 tx.release_savepoint().await?;
                 return Ok(Ok(WriteResult::Done { outcome: Box::new(outcome), response }));

@@ -52,6 +52,12 @@ pub enum Cmd {
     /// Manage client accounts.
     #[command(subcommand)]
     Accounts(AccountsCmd),
+    /// Issue and list an account's credentials (each in a role).
+    #[command(subcommand)]
+    Credentials(CredentialsCmd),
+    /// Inspect the background jobs table.
+    #[command(subcommand)]
+    Jobs(JobsCmd),
     /// Record funding that arrived at the FBO bank.
     #[command(subcommand)]
     Deposits(DepositsCmd),
@@ -66,6 +72,23 @@ pub enum Cmd {
     Rates(RatesCmd),
     /// Print an example config file.
     DefaultConfig,
+    /// Manage the public keys that may log in to the SFTP server as an account.
+    #[command(subcommand)]
+    SftpKeys(crate::sftp_keys::SftpKeysCmd),
+    // --- audit ---
+    /// Check and export the audit trail.
+    #[command(subcommand)]
+    Audit(crate::audit_cli::AuditCmd),
+    /// Rotate the key that encrypts account and identity numbers at rest.
+    #[command(subcommand)]
+    Keys(crate::keys::KeysCmd),
+    // --- compliance ---
+    /// Load and list the sanctions lists (OFAC SDN CSV, UN consolidated XML).
+    #[command(subcommand)]
+    Screening(crate::compliance_cli::ScreeningCmd),
+    /// The compliance review queue: list, show, clear, reject.
+    #[command(subcommand)]
+    Reviews(crate::compliance_cli::ReviewsCmd),
 }
 
 #[derive(Args, Debug)]
@@ -85,6 +108,9 @@ pub struct ServeArgs {
     /// Sandbox: settle pending deposits and withdrawals after this many milliseconds.
     #[arg(long, env = "OUTLAY_SANDBOX_SETTLE_AFTER_MS")]
     pub sandbox_settle_after_ms: Option<u64>,
+    /// Run the embedded SFTP server on this address (off by default; config `[sftp] listen`).
+    #[arg(long, env = "OUTLAY_SFTP_LISTEN")]
+    pub sftp_listen: Option<SocketAddr>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -113,6 +139,47 @@ pub enum AccountsCmd {
         swift: Option<String>,
         #[arg(long)]
         bank_name: Option<String>,
+    },
+    // --- wallets ---
+    /// Choose how the account pays recipients: bank (default), wallet (stored value) or both.
+    SetPayoutModel {
+        #[arg(long)]
+        account: String,
+        #[arg(long, value_parser = ["bank", "wallet", "both"])]
+        model: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JobsCmd {
+    /// Jobs, oldest first: id, kind, status, attempts, next run, last error.
+    List {
+        #[arg(long)]
+        kind: Option<String>,
+        /// queued, running, done or failed.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CredentialsCmd {
+    /// Issue a credential in a role: admin, payments, approver, reviewer or read_only. Prints the
+    /// API key once.
+    Create {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List an account's credentials (never their keys).
+    List {
+        #[arg(long)]
+        account: String,
     },
 }
 
@@ -190,9 +257,31 @@ fn parse_money(currency: &str, amount: &str) -> anyhow::Result<(Currency, Amount
 async fn open_engine(global: &Global, file: &FileConfig) -> anyhow::Result<Arc<Engine>> {
     let data_dir = config::data_dir(global.data_dir.clone(), file);
     let url = config::database_url(global.database_url.clone(), file, &data_dir);
-    let store =
-        outlay_store::open(&url).await.with_context(|| format!("opening {}", outlay_store::redact_url(&url)))?;
+    let keys = crate::keys::key_ring(&file.encryption, &url, true, false).await?;
+    let store = outlay_store::open_with_keys(&url, keys)
+        .await
+        .with_context(|| format!("opening {}", outlay_store::redact_url(&url)))?;
     Engine::start(store, Arc::new(SystemClock), engine_config(global, file)).await
+}
+
+/// `outlay keys rotate`: the new key becomes active, then every stored value is re-encrypted.
+async fn keys(global: &Global, file: &FileConfig, cmd: crate::keys::KeysCmd) -> anyhow::Result<i32> {
+    let crate::keys::KeysCmd::Rotate { new_key_id } = cmd;
+    let data_dir = config::data_dir(global.data_dir.clone(), file);
+    let url = config::database_url(global.database_url.clone(), file, &data_dir);
+    let (ring, written) = crate::keys::rotate(&file.encryption, &url, &new_key_id).await?;
+    let store = outlay_store::open_with_keys(&url, ring)
+        .await
+        .with_context(|| format!("opening {}", outlay_store::redact_url(&url)))?;
+    let engine = Engine::start(store, Arc::new(SystemClock), engine_config(global, file)).await?;
+    let result = crate::keys::reseal(&engine).await;
+    engine.shutdown().await;
+    let changed = result?;
+    if let Some(place) = written {
+        println!("added key {new_key_id} to {place} (now active)");
+    }
+    println!("re-encrypted {changed} stored value(s) with key {new_key_id}");
+    Ok(0)
 }
 
 /// The engine's settings: the config file's, with the flags' and environment's overrides.
@@ -220,6 +309,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Cmd::Accounts(cmd) => with_engine(&cli.global, &file, |engine| accounts(engine, cmd)).await,
+        Cmd::SftpKeys(cmd) => with_engine(&cli.global, &file, |engine| crate::sftp_keys::run(engine, cmd)).await,
+        Cmd::Audit(cmd) => with_engine(&cli.global, &file, |engine| crate::audit_cli::run(engine, cmd)).await,
+        Cmd::Keys(cmd) => keys(&cli.global, &file, cmd).await,
+        Cmd::Screening(cmd) => {
+            with_engine(&cli.global, &file, |engine| crate::compliance_cli::screening(engine, cmd)).await
+        }
+        Cmd::Reviews(cmd) => {
+            with_engine(&cli.global, &file, |engine| crate::compliance_cli::reviews(engine, cmd)).await
+        }
+        Cmd::Credentials(cmd) => with_engine(&cli.global, &file, |engine| credentials(engine, cmd)).await,
+        Cmd::Jobs(JobsCmd::List { kind, status, limit }) => {
+            with_engine(&cli.global, &file, |engine| async move {
+                for j in engine.store().jobs(kind.as_deref(), status.as_deref(), limit).await? {
+                    println!(
+                        "{}  {:<14} {:<8} {}/{}  run_at={}  {}",
+                        j.id,
+                        j.kind,
+                        j.status,
+                        j.attempts,
+                        j.max_attempts,
+                        outlay_engine::events::rfc3339(j.run_at),
+                        j.last_error.as_deref().unwrap_or("")
+                    );
+                }
+                Ok(0)
+            })
+            .await
+        }
         Cmd::Deposits(cmd) => with_engine(&cli.global, &file, |engine| deposits(engine, cmd)).await,
         Cmd::Reserves(cmd) => with_engine(&cli.global, &file, |engine| reserves(engine, cmd)).await,
         Cmd::Ledger(LedgerCmd::Verify { json }) => with_engine(&cli.global, &file, |engine| verify(engine, json)).await,
@@ -272,6 +389,18 @@ async fn serve(global: &Global, file: &FileConfig, args: ServeArgs) -> anyhow::R
         webhooks: config::webhook_config(file),
         role: args.role.or(file.role).unwrap_or_default(),
         rail: config::rail_settings(file, &data_dir)?,
+        sftp: config::sftp_settings(args.sftp_listen, file, &data_dir),
+        reports: config::report_settings(file, &data_dir)?,
+        keys: Some(
+            crate::keys::key_ring(
+                &file.encryption,
+                &config::database_url(global.database_url.clone(), file, &data_dir),
+                !production,
+                true,
+            )
+            .await?,
+        ),
+        trust_forwarded_for: file.api.trust_forwarded_for.unwrap_or(false),
     };
     let server = server::start(settings.clone()).await?;
     let signal = server::shutdown_signal()?;
@@ -333,8 +462,58 @@ async fn accounts(engine: Arc<Engine>, cmd: AccountsCmd) -> anyhow::Result<i32> 
                 swift_code: swift,
                 bank_name,
             };
-            engine.execute(Command::SetBankAccount { account, bank: Some(bank) }).await?;
+            let command = Command::SetBankAccount { account, bank: Some(bank) };
+            crate::audit_cli::operator_execute(&engine, account, "account.set_bank_account", command).await?;
             println!("designated bank account set for {account}");
+            Ok(0)
+        }
+        AccountsCmd::SetPayoutModel { account, model } => {
+            let account = parse_account(&account)?;
+            if engine.store().account(account).await?.is_none() {
+                bail!("no account {account}");
+            }
+            let command = Command::SetPayoutModel { account, model: model.clone() };
+            crate::audit_cli::operator_execute(&engine, account, "account.set_payout_model", command).await?;
+            println!("payout model of {account} set to {model}");
+            Ok(0)
+        }
+    }
+}
+
+async fn credentials(engine: Arc<Engine>, cmd: CredentialsCmd) -> anyhow::Result<i32> {
+    match cmd {
+        CredentialsCmd::Create { account, role, json } => {
+            let account = parse_account(&account)?;
+            let role: outlay_core::roles::Role = role.trim().parse().map_err(|e| anyhow::anyhow!("--role: {e}"))?;
+            let (client_id, api_key) = (outlay_engine::auth::new_client_id(), outlay_engine::auth::new_api_key());
+            let command = Command::CreateCredential {
+                account,
+                role,
+                client_id: client_id.clone(),
+                api_key_hash: outlay_engine::auth::hash_secret(&api_key),
+            };
+            let Outcome::CredentialCreated(row) = engine.execute(command).await? else {
+                bail!("unexpected answer from the writer");
+            };
+            if json {
+                println!(
+                    "{}",
+                    json!({"credential_id": row.id, "account_id": account, "client_id": client_id, "api_key": api_key, "role": role.as_str()})
+                );
+            } else {
+                println!(
+                    "credential_id  {}\nclient_id      {client_id}\napi_key        {api_key}\nrole           {role}\n(the API key is shown only now)",
+                    row.id
+                );
+            }
+            Ok(0)
+        }
+        CredentialsCmd::List { account } => {
+            let account = parse_account(&account)?;
+            for c in engine.store().credentials(account).await? {
+                let status = if c.revoked_at.is_some() { "REVOKED" } else { "ACTIVE" };
+                println!("{}  {}  {:<9}  {status}", c.id, c.client_id, c.role);
+            }
             Ok(0)
         }
     }
@@ -360,7 +539,9 @@ async fn deposits(engine: Arc<Engine>, cmd: DepositsCmd) -> anyhow::Result<i32> 
         source: "operator",
         outcome: if pending { DepositOutcome::Pending } else { DepositOutcome::Cleared },
     };
-    let Outcome::Deposit(d) = engine.execute(Command::CreateDeposit(deposit)).await? else {
+    let Outcome::Deposit(d) =
+        crate::audit_cli::operator_execute(&engine, account, "deposit.create", Command::CreateDeposit(deposit)).await?
+    else {
         bail!("unexpected outcome")
     };
     if json {
@@ -385,7 +566,8 @@ async fn reserves(engine: Arc<Engine>, cmd: ReservesCmd) -> anyhow::Result<i32> 
     let ReservesCmd::Set { account, currency, amount } = cmd;
     let account = parse_account(&account)?;
     let (currency, target) = parse_money(&currency, &amount)?;
-    match engine.execute(Command::SetReserve { account, currency, target }).await {
+    let command = Command::SetReserve { account, currency, target };
+    match crate::audit_cli::operator_execute(&engine, account, "reserve.set", command).await {
         Ok(Outcome::ReserveSet { reserve, available, .. }) => {
             println!(
                 "reserve for {account} is now {} {currency}; available {} {currency}",

@@ -33,6 +33,9 @@ pub struct FileConfig {
     pub fx: FxFile,
     #[serde(default)]
     pub webhooks: WebhooksFile,
+    /// The daily reports (`[reports]`).
+    #[serde(default)]
+    pub reports: ReportsFile,
     /// Which rail pays out (`[rail] kind`).
     #[serde(default)]
     pub rail: RailFile,
@@ -42,6 +45,102 @@ pub struct FileConfig {
     /// The fee schedule; when given it replaces the built-in one (first matching rule wins).
     #[serde(default)]
     pub fees: Vec<FeeFile>,
+    /// Cut-off times per corridor, local time (`[cutoffs] "SG/SGD" = "15:30"`), overriding the
+    /// corridor table's.
+    #[serde(default)]
+    pub cutoffs: std::collections::BTreeMap<String, String>,
+    /// `[api]`: HTTP settings.
+    #[serde(default)]
+    pub api: ApiFile,
+    /// `[encryption]`: keys for account and identity numbers at rest (see `keys.rs`).
+    #[serde(default)]
+    pub encryption: crate::keys::EncryptionFile,
+    /// `[sftp]`: the embedded SFTP server.
+    #[serde(default)]
+    pub sftp: SftpFile,
+    /// `[screening]`: sanctions screening.
+    #[serde(default)]
+    pub screening: ScreeningFile,
+}
+
+/// `[sftp]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SftpFile {
+    /// Serve SFTP on this address (off when unset).
+    pub listen: Option<SocketAddr>,
+    /// Where the account jails live (default `<data_dir>/sftp`).
+    pub root: Option<PathBuf>,
+    /// The Ed25519 host key, generated on first start (default `<data_dir>/sftp_host_ed25519`).
+    pub host_key: Option<PathBuf>,
+    /// Most bytes in one uploaded file (default 512 MiB).
+    pub max_file_size: Option<u64>,
+}
+
+/// The SFTP server's settings, when a listen address is given by flag, env or `[sftp] listen`.
+pub fn sftp_settings(flag: Option<SocketAddr>, file: &FileConfig, data_dir: &Path) -> Option<outlay_sftp::SftpConfig> {
+    let listen = flag.or(file.sftp.listen)?;
+    let mut config = outlay_sftp::SftpConfig::under(data_dir, listen);
+    if let Some(root) = &file.sftp.root {
+        config.root.clone_from(root);
+    }
+    if let Some(key) = &file.sftp.host_key {
+        config.host_key.clone_from(key);
+    }
+    if let Some(max) = file.sftp.max_file_size {
+        config.max_file_size = max;
+    }
+    Some(config)
+}
+
+/// `[reports]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportsFile {
+    /// Time of day ("HH:MM") the previous day's reports are written; "off" disables the daily
+    /// run (reports asked for over the API are still written). Default "01:00".
+    pub daily_at: Option<String>,
+    /// The day's time zone as a UTC offset ("+08:00"); default UTC.
+    pub time_zone: Option<String>,
+}
+
+/// The report worker's settings: `[reports]`, files under `[sftp] root` (default `<data_dir>/sftp`).
+pub fn report_settings(
+    file: &FileConfig,
+    data_dir: &Path,
+) -> anyhow::Result<outlay_worker::reports::ReportWorkerConfig> {
+    let at = match file.reports.daily_at.as_deref().map(str::trim) {
+        Some("off") => None,
+        text => {
+            let text = text.unwrap_or("01:00");
+            let format = time::macros::format_description!("[hour]:[minute]");
+            Some(time::Time::parse(text, format).with_context(|| {
+                format!("config: [reports] daily_at must be a time of day such as \"01:00\" or \"off\" (got {text:?})")
+            })?)
+        }
+    };
+    let offset = match file.reports.time_zone.as_deref().map(str::trim) {
+        None | Some("UTC" | "Z") => time::UtcOffset::UTC,
+        Some(text) => {
+            let format = time::macros::format_description!("[offset_hour sign:mandatory]:[offset_minute]");
+            time::UtcOffset::parse(text, format).with_context(|| {
+                format!("config: [reports] time_zone must be a UTC offset such as \"+08:00\" (got {text:?})")
+            })?
+        }
+    };
+    Ok(outlay_worker::reports::ReportWorkerConfig {
+        daily: at.map(|at| outlay_worker::reports::DailySchedule { at, offset }),
+        root: Some(file.sftp.root.clone().unwrap_or_else(|| data_dir.join("sftp"))),
+        ..Default::default()
+    })
+}
+
+/// `[api]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiFile {
+    /// Behind a reverse proxy you trust: record the client address from `x-forwarded-for`.
+    pub trust_forwarded_for: Option<bool>,
 }
 
 /// One `[[fees]]` rule.
@@ -110,6 +209,13 @@ pub struct SandboxFile {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct ScreeningFile {
+    /// Lowest score (per mille, 0 to 1000) that is a hit; default 850 (docs/screening.md).
+    pub threshold: Option<outlay_core::screening::Score>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WriterFile {
     pub max_batch: Option<usize>,
     pub queue_capacity: Option<usize>,
@@ -122,6 +228,9 @@ pub struct WebhooksFile {
     pub poll_interval_ms: Option<u64>,
     /// Most webhook requests in flight at once.
     pub concurrency: Option<usize>,
+    /// How long a claimed delivery is leased (milliseconds, default 60000): a node that dies
+    /// mid-delivery delays those deliveries by this much.
+    pub lease_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -200,6 +309,22 @@ pub struct FxFile {
 }
 
 impl FileConfig {
+    /// `[cutoffs]`, checked: each key a corridor of the table, each value a local `HH:MM`.
+    pub fn cutoff_times(&self) -> anyhow::Result<std::collections::BTreeMap<String, time::Time>> {
+        let format = time::macros::format_description!("[hour]:[minute]");
+        let mut out = std::collections::BTreeMap::new();
+        for (key, value) in &self.cutoffs {
+            let (country, currency) = key.split_once('/').unwrap_or((key, ""));
+            if outlay_core::corridors::lookup(country, currency).is_none() {
+                anyhow::bail!("[cutoffs] {key:?} is not a corridor (expected COUNTRY/CURRENCY such as \"SG/SGD\")");
+            }
+            let time = time::Time::parse(value.trim(), &format)
+                .map_err(|_| anyhow::anyhow!("[cutoffs] {key:?} must be a local time HH:MM (got {value:?})"))?;
+            out.insert(key.to_ascii_uppercase(), time);
+        }
+        Ok(out)
+    }
+
     /// Read `path` if given (it must exist), else `./outlay.toml` if present.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
         let (path, must_exist) = match path {
@@ -210,6 +335,7 @@ impl FileConfig {
             Ok(text) => {
                 let config: Self = toml::from_str(&text).with_context(|| format!("config file {}", path.display()))?;
                 config.fee_schedule().with_context(|| format!("config file {}", path.display()))?;
+                config.cutoff_times().with_context(|| format!("config file {}", path.display()))?;
                 Ok(config)
             }
             Err(e) if !must_exist && e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
@@ -247,6 +373,14 @@ pub struct ServeSettings {
     pub role: Role,
     /// Which rail pays out.
     pub rail: RailSettings,
+    /// Audit the client address from `x-forwarded-for` (`[api] trust_forwarded_for`).
+    pub trust_forwarded_for: bool,
+    /// Encrypts account and identity numbers at rest; `None` stores them as given.
+    pub keys: Option<std::sync::Arc<outlay_store::crypto::KeyRing>>,
+    /// The embedded SFTP server, when enabled.
+    pub sftp: Option<outlay_sftp::SftpConfig>,
+    /// The report worker (daily schedule, where files go).
+    pub reports: outlay_worker::reports::ReportWorkerConfig,
 }
 
 /// What one `outlay serve` process runs. Any number of nodes of any role may share one
@@ -280,6 +414,7 @@ pub fn webhook_config(file: &FileConfig) -> WebhookWorkerConfig {
     WebhookWorkerConfig {
         poll_interval: file.webhooks.poll_interval_ms.map_or(defaults.poll_interval, Duration::from_millis),
         concurrency: file.webhooks.concurrency.unwrap_or(defaults.concurrency).max(1),
+        lease: file.webhooks.lease_ms.map_or(defaults.lease, |ms| Duration::from_millis(ms.max(1000))),
         ..defaults
     }
 }
@@ -292,6 +427,12 @@ pub fn writer_config(file: &FileConfig) -> EngineConfig {
         fx_markup_bps: file.fx.markup_bps.unwrap_or(defaults.fx_markup_bps),
         // Validated when the file was loaded.
         fees: file.fee_schedule().ok().flatten().unwrap_or(defaults.fees),
+        screening: file
+            .screening
+            .threshold
+            .map_or(defaults.screening, |t| std::sync::Arc::new(outlay_engine::screening::ScreeningState::new(t))),
+        // Validated when the file was loaded.
+        cutoffs: file.cutoff_times().unwrap_or_default(),
     }
 }
 
@@ -310,12 +451,37 @@ settle_after_ms = 2000      # pending deposits and withdrawals settle after this
 max_batch = 1024            # most commands per transaction (group commit)
 queue_capacity = 16384      # waiting requests before new writes get 503
 
+[screening]
+threshold = 850             # per mille: a name scoring this or more against a list entry is held for review
+
 [fx]
 markup_bps = 50             # taken from the mid rate against the client (50 = 0.50%); below 10000
 
 [webhooks]
 poll_interval_ms = 200      # how often the delivery worker looks for due deliveries when idle
 concurrency = 32            # most webhook requests in flight at once (each times out after 10 s)
+lease_ms = 60000            # a node dying mid-delivery delays those deliveries by this much
+
+# [encryption]              # account and identity numbers at rest (AES-256-GCM); needed in production
+# keys = { k1 = "<base64 of 32 random bytes>" }   # or OUTLAY_ENCRYPTION_KEY; sandbox generates outlay.key
+# active = "k1"
+
+[api]
+trust_forwarded_for = false # behind a trusted proxy: audit the client address from x-forwarded-for
+
+# [sftp]                    # the embedded SFTP server (off unless listen is set; see docs/sftp.md)
+# listen = "127.0.0.1:2222"
+# root = "./outlay-data/sftp"               # one jail per account: <root>/<account_id>/
+# host_key = "./outlay-data/sftp_host_ed25519"   # generated on first start
+# max_file_size = 536870912                 # bytes (512 MiB)
+
+[reports]
+daily_at = "01:00"          # the previous day's reports, for every active account ("off" disables)
+# time_zone = "+08:00"      # the day is counted in this UTC offset (default UTC)
+# files: <[sftp] root>/<account_id>/Reports/<kind>_<YYYY-MM-DD>.csv
+
+[cutoffs]                   # local cut-off per corridor; later payouts go the next business day
+# "SG/SGD" = "15:00"        # (the corridor table's own times apply where none is set)
 
 [rail]
 kind = "sandbox"            # or "bank_file": ISO 20022 pain.001 files out, pain.002 reports in
@@ -357,6 +523,40 @@ mod tests {
         let amount = Amount::from_minor(100_000).expect("amount");
         assert_eq!(schedule.fee("SWIFT", Some(FeePaidBy::Ours), usd, amount).map(Amount::minor), Some(3_000));
         assert_eq!(schedule.fee("LOCAL", None, usd, amount).map(Amount::minor), Some(50));
+    }
+
+    #[test]
+    fn reports_run_daily_at_one_by_default_and_can_be_moved_or_turned_off() {
+        let data = Path::new("/data");
+        let default = report_settings(&FileConfig::default(), data).expect("default");
+        let daily = default.daily.expect("on by default");
+        assert_eq!((daily.at, daily.offset), (time::macros::time!(01:00), time::UtcOffset::UTC));
+        assert_eq!(default.root, Some(data.join("sftp")));
+        let file: FileConfig =
+            toml::from_str("[reports]\ndaily_at = \"06:30\"\ntime_zone = \"+08:00\"\n[sftp]\nroot = \"/jails\"\n")
+                .expect("parses");
+        let moved = report_settings(&file, data).expect("valid");
+        let daily = moved.daily.expect("on");
+        assert_eq!((daily.at, daily.offset), (time::macros::time!(06:30), time::macros::offset!(+8)));
+        assert_eq!(moved.root, Some(PathBuf::from("/jails")));
+        let off: FileConfig = toml::from_str("[reports]\ndaily_at = \"off\"\n").expect("parses");
+        assert!(report_settings(&off, data).expect("valid").daily.is_none());
+        for (text, key) in
+            [("[reports]\ndaily_at = \"25:00\"\n", "daily_at"), ("[reports]\ntime_zone = \"SGT\"\n", "time_zone")]
+        {
+            let file: FileConfig = toml::from_str(text).expect("parses");
+            let err = format!("{:#}", report_settings(&file, data).expect_err("refused"));
+            assert!(err.contains(key), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_screening_threshold_is_configurable_and_checked() {
+        assert_eq!(writer_config(&FileConfig::default()).screening.threshold().per_mille(), 850);
+        let file: FileConfig = toml::from_str("[screening]\nthreshold = 900\n").expect("parses");
+        assert_eq!(writer_config(&file).screening.threshold().per_mille(), 900);
+        let err = toml::from_str::<FileConfig>("[screening]\nthreshold = 1001\n").expect_err("refused").to_string();
+        assert!(err.contains("per-mille"), "{err}");
     }
 
     #[test]

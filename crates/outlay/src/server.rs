@@ -34,6 +34,10 @@ pub struct Server {
     /// The bank-file rail, when configured.
     rail: Option<JoinHandle<()>>,
     webhooks: Option<JoinHandle<()>>,
+    /// The report worker (reports asked for over the API, and the daily run).
+    reports: Option<JoinHandle<()>>,
+    /// The embedded SFTP server, when enabled.
+    sftp: Option<outlay_sftp::SftpServer>,
     /// Where Prometheus metrics are served, if anywhere.
     pub metrics_addr: Option<SocketAddr>,
 }
@@ -63,7 +67,7 @@ pub async fn start(settings: ServeSettings) -> anyhow::Result<Server> {
 }
 
 pub async fn start_with_clock(settings: ServeSettings, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
-    let store = outlay_store::open(&settings.database_url)
+    let store = outlay_store::open_with_keys(&settings.database_url, settings.keys.clone().unwrap_or_default())
         .await
         .with_context(|| format!("opening {}", outlay_store::redact_url(&settings.database_url)))?;
     let engine = Engine::start(store, clock, settings.engine.clone()).await?;
@@ -78,13 +82,18 @@ pub async fn start_with_clock(settings: ServeSettings, clock: Arc<dyn Clock>) ->
     let listener =
         tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
     let addr = listener.local_addr()?;
-    let state = AppState::new(engine.clone(), ApiConfig { sandbox: settings.sandbox });
+    let state = AppState::new(
+        engine.clone(),
+        ApiConfig { sandbox: settings.sandbox, trust_forwarded_for: settings.trust_forwarded_for },
+    );
     // A worker node answers health checks only.
     let app = if role.serves_api() { outlay_api::router(state) } else { outlay_api::health_router(state) };
     let shutdown = CancellationToken::new();
     let http_shutdown = shutdown.clone();
     let http = tokio::spawn(async move {
-        axum::serve(listener, app).with_graceful_shutdown(async move { http_shutdown.cancelled().await }).await
+        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
+            .await
     });
 
     let settler = (settings.sandbox && role.runs_workers()).then(|| {
@@ -107,6 +116,18 @@ pub async fn start_with_clock(settings: ServeSettings, clock: Arc<dyn Clock>) ->
     let webhooks = role.runs_workers().then(|| {
         tokio::spawn(outlay_worker::webhooks::run(engine.clone(), settings.webhooks.clone(), shutdown.clone()))
     });
+    let reports = role
+        .runs_workers()
+        .then(|| tokio::spawn(outlay_worker::reports::run(engine.clone(), settings.reports.clone(), shutdown.clone())));
+    // --- batches --- A release a crash interrupted goes on (each row commits with its payout).
+    if role.runs_workers() {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            if let Err(e) = outlay_engine::batches::resume_unfinished(&engine).await {
+                tracing::warn!(error = %e, "could not resume payout batches");
+            }
+        });
+    }
     let rail = match (&settings.rail, role.runs_workers()) {
         (RailSettings::BankFile(b), true) => {
             let rail = outlay_worker::rails::bank_file::BankFileRail::new(b.config.clone(), engine.clock().clone())
@@ -120,7 +141,11 @@ pub async fn start_with_clock(settings: ServeSettings, clock: Arc<dyn Clock>) ->
         }
         _ => None,
     };
-    Ok(Server { addr, engine, first_start, shutdown, http, settler, rail, webhooks, metrics_addr })
+    let sftp = match &settings.sftp {
+        Some(config) => Some(outlay_sftp::start(engine.clone(), config.clone(), shutdown.clone()).await?),
+        None => None,
+    };
+    Ok(Server { addr, engine, first_start, shutdown, http, settler, rail, webhooks, reports, sftp, metrics_addr })
 }
 
 /// The process-wide Prometheus recorder, installed on first use (tests start several servers).
@@ -171,6 +196,11 @@ async fn serve_metrics(
 }
 
 impl Server {
+    /// The SFTP server's address, when it runs.
+    pub fn sftp_addr(&self) -> Option<SocketAddr> {
+        self.sftp.as_ref().map(|s| s.addr)
+    }
+
     /// Stop accepting connections, let in-flight requests finish, then drain the writer.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
@@ -181,7 +211,13 @@ impl Server {
         if let Some(rail) = self.rail {
             let _ = rail.await;
         }
+        if let Some(sftp) = self.sftp {
+            sftp.join().await;
+        }
         // Before the writer stops: the worker records the outcome of requests still in flight.
+        if let Some(reports) = self.reports {
+            let _ = reports.await;
+        }
         if let Some(webhooks) = self.webhooks {
             let _ = webhooks.await;
         }

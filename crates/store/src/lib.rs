@@ -3,9 +3,11 @@
 //! and PostgreSQL (for many nodes). Each backend owns its migrations and its SQL; no SQL lives
 //! outside this crate.
 
+pub mod crypto;
 mod error;
 mod migrate;
 mod model;
+mod model_compliance;
 pub mod postgres;
 pub mod sqlite;
 
@@ -19,6 +21,7 @@ use uuid::Uuid;
 
 pub use error::{PostError, StoreError, StoreResult};
 pub use model::*;
+pub use model_compliance::*;
 
 /// Which backend a database URL selects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,9 +61,14 @@ pub fn redact_url(url: &str) -> String {
 
 /// Open the store a URL names, running its migrations.
 pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
+    open_with_keys(url, Arc::default()).await
+}
+
+/// Open the store, encrypting account and identity numbers at rest with `keys`.
+pub async fn open_with_keys(url: &str, keys: Arc<crypto::KeyRing>) -> StoreResult<Arc<dyn Store>> {
     match Backend::from_url(url)? {
-        Backend::Sqlite => Ok(Arc::new(sqlite::SqliteStore::open(url).await?)),
-        Backend::Postgres => Ok(Arc::new(postgres::PgStore::open(url).await?)),
+        Backend::Sqlite => Ok(Arc::new(sqlite::SqliteStore::open(url).await?.with_keys(keys))),
+        Backend::Postgres => Ok(Arc::new(postgres::PgStore::open(url).await?.with_keys(keys))),
     }
 }
 
@@ -76,7 +84,10 @@ pub trait Store: Send + Sync + 'static {
     async fn account(&self, id: AccountId) -> StoreResult<Option<AccountRow>>;
     async fn connected_accounts(&self, parent: AccountId, page: PageRequest) -> StoreResult<Page<AccountRow>>;
     async fn credential_by_client_id(&self, client_id: &str) -> StoreResult<Option<CredentialRow>>;
-    async fn token(&self, token_hash: &str) -> StoreResult<Option<TokenRow>>;
+    /// The grant of an unrevoked credential's token (expiry is the caller's to check).
+    async fn token(&self, token_hash: &str) -> StoreResult<Option<TokenGrant>>;
+    /// Every credential of `account`, revoked ones included, oldest first.
+    async fn credentials(&self, account: AccountId) -> StoreResult<Vec<CredentialView>>;
     async fn idempotency(&self, account: AccountId, key: &str) -> StoreResult<Option<IdempotencyRecord>>;
 
     async fn deposit(&self, account: AccountId, id: Uuid) -> StoreResult<Option<DepositRow>>;
@@ -169,6 +180,135 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_pending_by_reference(&self) -> StoreResult<Vec<PendingByReference>>;
     /// Every deposit and withdrawal with its status and amounts.
     async fn audit_holdable_objects(&self) -> StoreResult<Vec<HoldableObject>>;
+
+    // --- sftp ---
+    /// The active key with this fingerprint (`SHA256:...`), whoever owns it.
+    async fn sftp_key_by_fingerprint(&self, fingerprint: &str) -> StoreResult<Option<SftpKeyRow>>;
+    /// The active SFTP keys of `account`, newest first.
+    async fn sftp_keys(&self, account: AccountId, page: PageRequest) -> StoreResult<Page<SftpKeyRow>>;
+    async fn sftp_file(&self, id: Uuid) -> StoreResult<Option<SftpFileRow>>;
+    /// Files received but not finished (status received or accepted), oldest first.
+    async fn sftp_open_files(&self) -> StoreResult<Vec<SftpFileRow>>;
+    // --- audit trail ---
+    /// One account's audit records, newest first, filtered.
+    async fn audit_log(
+        &self,
+        account: AccountId,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<AuditRow>>;
+    /// One account's audit records in chain order after `after_seq` (for verify and export).
+    async fn audit_log_chain(&self, account: AccountId, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRow>>;
+    /// Every audit chain head: (account, seq, head hash).
+    async fn audit_log_heads(&self) -> StoreResult<Vec<(AccountId, i64, String)>>;
+
+    // --- reports ---
+    /// Lines of `account`'s journal entries created in [from, to), in chain order (seq, line),
+    /// after `after` (a (seq, line_no) cursor): reports read the journal page by page.
+    async fn report_ledger_lines(
+        &self,
+        account: AccountId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        after: Option<(i64, i64)>,
+        limit: u32,
+    ) -> StoreResult<Vec<ReportLedgerLine>>;
+    /// Each client-owned ledger account of `account` summed over entries created before `at`:
+    /// (currency, kind, balance).
+    async fn report_balances_at(
+        &self,
+        account: AccountId,
+        at: OffsetDateTime,
+    ) -> StoreResult<Vec<(String, String, i64)>>;
+    /// Payouts of `account` created in [from, to), oldest first, after a (created_at, id) cursor.
+    async fn report_payouts(
+        &self,
+        account: AccountId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        after: Option<(OffsetDateTime, Uuid)>,
+        limit: u32,
+    ) -> StoreResult<Vec<PayoutRow>>;
+    /// Every line of `account`'s entries that reference these objects, in chain order.
+    async fn report_reference_lines(
+        &self,
+        account: AccountId,
+        reference_type: &str,
+        ids: &[Uuid],
+    ) -> StoreResult<Vec<ReportLedgerLine>>;
+    async fn report(&self, account: AccountId, id: Uuid) -> StoreResult<Option<ReportRow>>;
+    /// `account`'s reports, newest first.
+    async fn reports(&self, account: AccountId, page: PageRequest) -> StoreResult<Page<ReportRow>>;
+    /// The CSV of a ready report.
+    async fn report_content(&self, account: AccountId, id: Uuid) -> StoreResult<Option<Vec<u8>>>;
+    /// Whether a pending report is waiting and not leased (a cheap check before a claim).
+    async fn reports_due(&self, now: OffsetDateTime) -> StoreResult<bool>;
+    /// Active accounts in id order after `after` (the daily schedule walks them page by page).
+    async fn active_accounts(&self, after: Option<AccountId>, limit: u32) -> StoreResult<Vec<AccountId>>;
+    // --- wallets (stored-value model) ---
+    /// The account's payout model (`bank`, `wallet` or `both`) if one was set; `bank` otherwise.
+    async fn payout_model(&self, account: AccountId) -> StoreResult<Option<String>>;
+    async fn recipient(&self, account: AccountId, id: Uuid) -> StoreResult<Option<RecipientRow>>;
+    async fn recipients(&self, account: AccountId, page: PageRequest) -> StoreResult<Page<RecipientRow>>;
+    async fn recipient_credential(&self, client_id: &str) -> StoreResult<Option<RecipientCredentialRow>>;
+    async fn recipient_token(&self, token_hash: &str) -> StoreResult<Option<RecipientTokenRow>>;
+    async fn recipient_transfer_methods(&self, recipient: Uuid) -> StoreResult<Vec<TransferMethodRow>>;
+    async fn wallet_payout(&self, account: AccountId, id: Uuid) -> StoreResult<Option<WalletPayoutRow>>;
+    async fn wallet_payouts(
+        &self,
+        account: AccountId,
+        recipient: Option<Uuid>,
+        page: PageRequest,
+    ) -> StoreResult<Page<WalletPayoutRow>>;
+    /// A recipient's withdrawals, newest first (each is a payout of the recipient's account).
+    async fn wallet_withdrawals(&self, recipient: Uuid, page: PageRequest) -> StoreResult<Page<WalletWithdrawalRow>>;
+    /// Net movement on wallet ledger accounts per business object, for the auditor.
+    async fn audit_wallet_by_reference(&self) -> StoreResult<Vec<WalletByReference>>;
+    /// Every wallet withdrawal with its payout's state and amounts, for the auditor.
+    async fn audit_wallet_withdrawals(&self) -> StoreResult<Vec<WalletWithdrawalAudit>>;
+    // --- batches ---
+    async fn payout_batch(&self, account: AccountId, id: Uuid) -> StoreResult<Option<PayoutBatchRow>>;
+    /// An account's batches, newest first.
+    async fn payout_batches(&self, account: AccountId, page: PageRequest) -> StoreResult<Page<PayoutBatchRow>>;
+    /// Rows of a batch in row order, optionally of one item status.
+    async fn payout_batch_items(
+        &self,
+        batch: Uuid,
+        status: Option<String>,
+        page: PageRequest,
+    ) -> StoreResult<Page<BatchItemRow>>;
+    /// Rows per status (the payout's state once it exists) and currency, with their amounts.
+    async fn payout_batch_totals(&self, batch: Uuid) -> StoreResult<Vec<BatchStatusTotal>>;
+    async fn approval_policy(&self, account: AccountId) -> StoreResult<Option<ApprovalPolicyRow>>;
+    /// Batches of any account left VALIDATED or RELEASING (a crash interrupted their release).
+    async fn payout_batches_to_resume(&self, limit: u32) -> StoreResult<Vec<PayoutBatchRow>>;
+
+    // --- compliance (issue 7) ---
+    /// The active (highest version) sanctions list load with its files.
+    async fn latest_screening_list(&self) -> StoreResult<Option<(ScreeningListRow, ScreeningFiles)>>;
+    /// The latest loads, newest first (without their files).
+    async fn screening_lists(&self, limit: u32) -> StoreResult<Vec<ScreeningListRow>>;
+    /// A review of `account` (any account when `None`: the operator).
+    async fn compliance_review(&self, account: Option<AccountId>, id: Uuid)
+    -> StoreResult<Option<ComplianceReviewRow>>;
+    async fn compliance_reviews(
+        &self,
+        account: Option<AccountId>,
+        filter: &ReviewFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<ComplianceReviewRow>>;
+    /// The hits of a review, best first.
+    async fn screening_hits(&self, review: Uuid) -> StoreResult<Vec<ScreeningHitRow>>;
+    async fn compliance_rules(&self, account: AccountId) -> StoreResult<Option<ComplianceRulesRow>>;
+    /// The status of the newest review of a subject (payout or beneficiary), if it was ever held.
+    async fn latest_review_status(&self, subject: Uuid) -> StoreResult<Option<String>>;
+
+    // --- jobs ---
+    async fn job(&self, id: Uuid) -> StoreResult<Option<JobRow>>;
+    /// Jobs of a kind (any kind when `None`) in a status (any when `None`), oldest first.
+    async fn jobs(&self, kind: Option<&str>, status: Option<&str>, limit: u32) -> StoreResult<Vec<JobRow>>;
+    /// Whether any job of these kinds is due at `now` (a cheap check before a claim).
+    async fn jobs_due(&self, kinds: &[&str], now: OffsetDateTime) -> StoreResult<bool>;
 }
 
 /// The writer's own connection.
@@ -205,6 +345,8 @@ pub trait WriteTx: Send {
     async fn account(&mut self, id: AccountId) -> StoreResult<Option<AccountRow>>;
     async fn insert_credential(&mut self, row: &CredentialRow) -> StoreResult<()>;
     async fn insert_token(&mut self, row: &TokenRow) -> StoreResult<()>;
+    /// Revoke a credential of `account` and drop its tokens. False when there is none to revoke.
+    async fn revoke_credential(&mut self, account: AccountId, id: Uuid, at: OffsetDateTime) -> StoreResult<bool>;
 
     async fn insert_deposit(&mut self, row: &DepositRow) -> StoreResult<()>;
     async fn deposit(&mut self, id: Uuid) -> StoreResult<Option<DepositRow>>;
@@ -280,4 +422,138 @@ pub trait WriteTx: Send {
     /// Create the next generation of deliveries for the events and endpoints `filter` selects.
     /// Returns how many deliveries were created.
     async fn replay_webhook_events(&mut self, filter: &WebhookReplayFilter, at: OffsetDateTime) -> StoreResult<u64>;
+
+    // --- sftp ---
+    async fn insert_sftp_key(&mut self, row: &SftpKeyRow) -> StoreResult<()>;
+    async fn sftp_key_by_fingerprint(&mut self, fingerprint: &str) -> StoreResult<Option<SftpKeyRow>>;
+    /// Revoke an active key of `account`: false when there is none.
+    async fn revoke_sftp_key(&mut self, account: AccountId, id: Uuid, at: OffsetDateTime) -> StoreResult<bool>;
+    async fn insert_sftp_file(&mut self, row: &SftpFileRow) -> StoreResult<()>;
+    async fn sftp_file(&mut self, id: Uuid) -> StoreResult<Option<SftpFileRow>>;
+    /// The first file of `account` of this kind and content that was not refused.
+    async fn sftp_file_by_content(
+        &mut self,
+        account: AccountId,
+        kind: &str,
+        sha256: &str,
+    ) -> StoreResult<Option<SftpFileRow>>;
+    /// Set the status; `batch_id` and `detail` are kept when `None`.
+    async fn update_sftp_file(
+        &mut self,
+        id: Uuid,
+        status: &str,
+        batch_id: Option<Uuid>,
+        detail: Option<&str>,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    // --- audit trail ---
+    /// Lock the audit chain heads of these accounts, in id order (after `lock_chains`).
+    async fn lock_audit_chains(&mut self, accounts: &[AccountId]) -> StoreResult<()>;
+    /// Append a record to its account's chain: its seq and hash are given here.
+    async fn append_audit(&mut self, draft: &AuditDraft) -> StoreResult<AuditRow>;
+    /// Re-encrypt every stored account or identity number with the active key; how many
+    /// values changed.
+    async fn reseal_secrets(&mut self) -> StoreResult<u64>;
+
+    // --- reports ---
+    /// Insert a pending report. False when it is a scheduled report that already exists.
+    async fn insert_report(&mut self, row: &ReportRow) -> StoreResult<bool>;
+    /// Lease up to `limit` pending reports until `lease_until`, counting the attempt.
+    async fn claim_reports(
+        &mut self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<ReportRow>>;
+    /// Settle a pending report (ready with its content, or failed). False if it was not pending.
+    async fn finish_report(&mut self, finish: &ReportFinish) -> StoreResult<bool>;
+    // --- wallets (stored-value model) ---
+    async fn payout_model(&mut self, account: AccountId) -> StoreResult<Option<String>>;
+    async fn set_payout_model(&mut self, account: AccountId, model: &str, at: OffsetDateTime) -> StoreResult<()>;
+    /// Any recipient, whoever owns it.
+    async fn recipient(&mut self, id: Uuid) -> StoreResult<Option<RecipientRow>>;
+    async fn recipient_by_reference(
+        &mut self,
+        account: AccountId,
+        external_reference: &str,
+    ) -> StoreResult<Option<RecipientRow>>;
+    async fn insert_recipient(&mut self, row: &RecipientRow) -> StoreResult<()>;
+    async fn insert_recipient_credential(&mut self, row: &RecipientCredentialRow) -> StoreResult<()>;
+    async fn insert_recipient_token(&mut self, row: &RecipientTokenRow) -> StoreResult<()>;
+    async fn transfer_method(&mut self, id: Uuid) -> StoreResult<Option<TransferMethodRow>>;
+    async fn insert_transfer_method(&mut self, row: &TransferMethodRow) -> StoreResult<()>;
+    async fn insert_wallet_payout(&mut self, row: &WalletPayoutRow) -> StoreResult<()>;
+    /// The wallet a payout withdraws from, if it is a wallet withdrawal.
+    async fn wallet_withdrawal(&mut self, payout: Uuid) -> StoreResult<Option<WalletWithdrawalRow>>;
+    async fn insert_wallet_withdrawal(&mut self, row: &WalletWithdrawalRow) -> StoreResult<()>;
+    // --- batches ---
+    async fn insert_payout_batch(&mut self, row: &PayoutBatchRow) -> StoreResult<()>;
+    async fn payout_batch(&mut self, id: Uuid) -> StoreResult<Option<PayoutBatchRow>>;
+    /// Replace every mutable field (status, counts, failure, approval, times, dedup hash).
+    async fn update_payout_batch(&mut self, row: &PayoutBatchRow) -> StoreResult<()>;
+    /// The batch of `account` whose file had this hash and still counts as sent.
+    async fn payout_batch_by_hash(&mut self, account: AccountId, sha256: &str) -> StoreResult<Option<Uuid>>;
+    async fn insert_batch_items(&mut self, items: &[BatchItemRow]) -> StoreResult<()>;
+    /// Up to `limit` rows of `status` after row `after`, in row order.
+    async fn batch_items_with_status(
+        &mut self,
+        batch: Uuid,
+        status: &str,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<BatchItemRow>>;
+    /// Replace status, payout id, error and payload of one row.
+    async fn update_batch_item(&mut self, item: &BatchItemRow) -> StoreResult<()>;
+    /// Set the status of every row of a batch in `from` to `to` (returns how many).
+    async fn set_batch_items_status(&mut self, batch: Uuid, from: &str, to: &str) -> StoreResult<u64>;
+    /// Rows whose payouts were created: CREATED with their payout id (payload dropped), and each
+    /// payout marked with the batch. One call per chunk.
+    async fn mark_batch_items_created(&mut self, batch: Uuid, created: &[(i64, Uuid)]) -> StoreResult<()>;
+    async fn payout_batch_id(&mut self, payout: Uuid) -> StoreResult<Option<Uuid>>;
+    async fn approval_policy(&mut self, account: AccountId) -> StoreResult<Option<ApprovalPolicyRow>>;
+    async fn upsert_approval_policy(&mut self, row: &ApprovalPolicyRow) -> StoreResult<()>;
+
+    // --- compliance (issue 7) ---
+    async fn insert_screening_list(&mut self, list: &ScreeningListRow, files: &ScreeningFiles) -> StoreResult<()>;
+    /// The active list's version, if any list was ever loaded.
+    async fn screening_list_version(&mut self) -> StoreResult<Option<i64>>;
+    async fn screening_list_files(&mut self, version: i64) -> StoreResult<Option<ScreeningFiles>>;
+    async fn insert_compliance_review(&mut self, row: &ComplianceReviewRow) -> StoreResult<()>;
+    async fn compliance_review(&mut self, id: Uuid) -> StoreResult<Option<ComplianceReviewRow>>;
+    /// Decide an open review; false when it is not open (decided already, or by another node).
+    async fn decide_compliance_review(&mut self, decision: &ReviewDecisionRow) -> StoreResult<bool>;
+    /// The status of the newest review of a subject (payout or beneficiary).
+    async fn latest_review_status(&mut self, subject: Uuid) -> StoreResult<Option<String>>;
+    async fn insert_screening_hit(&mut self, row: &ScreeningHitRow) -> StoreResult<()>;
+    /// (source, entry id) of every hit on this beneficiary (or its payouts) a reviewer cleared.
+    async fn cleared_screening_entries(&mut self, beneficiary: Uuid) -> StoreResult<Vec<(String, String)>>;
+    async fn compliance_rules(&mut self, account: AccountId) -> StoreResult<Option<ComplianceRulesRow>>;
+    async fn upsert_compliance_rules(&mut self, row: &ComplianceRulesRow) -> StoreResult<()>;
+    /// The active list version, `account`'s rules and the status of `beneficiary`'s newest review.
+    async fn compliance_context(&mut self, account: AccountId, beneficiary: Uuid) -> StoreResult<ComplianceContext>;
+    /// Payouts of `account` created at or after `since` that still count (not rejected,
+    /// cancelled or failed), optionally only in one currency or to one beneficiary.
+    async fn payout_totals(
+        &mut self,
+        account: AccountId,
+        currency: Option<&str>,
+        beneficiary: Option<Uuid>,
+        since: OffsetDateTime,
+    ) -> StoreResult<PayoutTotals>;
+
+    // --- jobs ---
+    /// Add a job; false (and nothing added) when its (kind, dedupe_key) exists already.
+    async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<bool>;
+    /// Lease up to `limit` due jobs of these kinds until `lease_until`, counting the attempt and
+    /// giving each a new claim token. Due: queued with `run_at <= now`, or running with a lapsed
+    /// lease (its worker died). On PostgreSQL rows another node is claiming are skipped.
+    async fn claim_jobs(
+        &mut self,
+        kinds: &[&str],
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<JobRow>>;
+    /// End a claimed job, only if `claim_token` still holds it (else false: it was claimed again).
+    async fn finish_job(&mut self, id: Uuid, claim_token: Uuid, end: &JobEnd, at: OffsetDateTime) -> StoreResult<bool>;
 }

@@ -30,6 +30,13 @@ pub const SQLITE: &[Migration] = &[
     Migration { version: 4, name: "payouts", sql: include_str!("../migrations/sqlite/0004_payouts.sql") },
     Migration { version: 5, name: "webhooks", sql: include_str!("../migrations/sqlite/0005_webhooks.sql") },
     Migration { version: 6, name: "transfers", sql: include_str!("../migrations/sqlite/0006_transfers.sql") },
+    Migration { version: 7, name: "wallets", sql: include_str!("../migrations/sqlite/0007_wallets.sql") },
+    Migration { version: 8, name: "compliance", sql: include_str!("../migrations/sqlite/0008_compliance.sql") },
+    Migration { version: 9, name: "audit", sql: include_str!("../migrations/sqlite/0009_audit.sql") },
+    Migration { version: 10, name: "batches", sql: include_str!("../migrations/sqlite/0010_batches.sql") },
+    Migration { version: 11, name: "sftp", sql: include_str!("../migrations/sqlite/0011_sftp.sql") },
+    Migration { version: 12, name: "reports", sql: include_str!("../migrations/sqlite/0012_reports.sql") },
+    Migration { version: 13, name: "jobs", sql: include_str!("../migrations/sqlite/0013_jobs.sql") },
 ];
 
 pub const POSTGRES: &[Migration] = &[
@@ -43,6 +50,13 @@ pub const POSTGRES: &[Migration] = &[
     Migration { version: 4, name: "payouts", sql: include_str!("../migrations/postgres/0004_payouts.sql") },
     Migration { version: 5, name: "webhooks", sql: include_str!("../migrations/postgres/0005_webhooks.sql") },
     Migration { version: 6, name: "transfers", sql: include_str!("../migrations/postgres/0006_transfers.sql") },
+    Migration { version: 7, name: "wallets", sql: include_str!("../migrations/postgres/0007_wallets.sql") },
+    Migration { version: 8, name: "compliance", sql: include_str!("../migrations/postgres/0008_compliance.sql") },
+    Migration { version: 9, name: "audit", sql: include_str!("../migrations/postgres/0009_audit.sql") },
+    Migration { version: 10, name: "batches", sql: include_str!("../migrations/postgres/0010_batches.sql") },
+    Migration { version: 11, name: "sftp", sql: include_str!("../migrations/postgres/0011_sftp.sql") },
+    Migration { version: 12, name: "reports", sql: include_str!("../migrations/postgres/0012_reports.sql") },
+    Migration { version: 13, name: "jobs", sql: include_str!("../migrations/postgres/0013_jobs.sql") },
 ];
 
 #[cfg(test)]

@@ -56,6 +56,26 @@ pub struct CredentialRow {
     pub created_at: OffsetDateTime,
 }
 
+/// A credential as listed to its account (never its secret).
+#[derive(Clone, Debug)]
+pub struct CredentialView {
+    pub id: Uuid,
+    pub account_id: AccountId,
+    pub client_id: String,
+    pub role: String,
+    pub created_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// What a valid token grants: whose it is and in which role.
+#[derive(Clone, Debug)]
+pub struct TokenGrant {
+    pub credential_id: Uuid,
+    pub account_id: AccountId,
+    pub role: String,
+    pub expires_at: OffsetDateTime,
+}
+
 #[derive(Clone, Debug)]
 pub struct TokenRow {
     pub token_hash: String,
@@ -500,4 +520,391 @@ pub struct TransferRow {
     pub status: String,
     pub created_at: OffsetDateTime,
     pub completed_at: Option<OffsetDateTime>,
+}
+
+// --- sftp ---
+
+/// A public key that may log in to the SFTP server as its account.
+#[derive(Clone, Debug)]
+pub struct SftpKeyRow {
+    pub id: Uuid,
+    pub account_id: AccountId,
+    /// One line in OpenSSH format (`ssh-ed25519 AAAA... comment`).
+    pub public_key: String,
+    /// `SHA256:<base64>` as `ssh-keygen -l` prints it.
+    pub fingerprint: String,
+    pub created_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// A file a client dropped over SFTP. `status`: received (not yet processed), accepted (a batch
+/// is running; the response file comes when every row is final), refused, completed.
+#[derive(Clone, Debug)]
+pub struct SftpFileRow {
+    pub id: Uuid,
+    pub account_id: AccountId,
+    /// `payments` or `onboarding`.
+    pub kind: String,
+    pub name: String,
+    pub sha256: String,
+    pub size: i64,
+    pub status: String,
+    pub batch_id: Option<Uuid>,
+    /// Why it was refused, or a summary once done.
+    pub detail: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+// --- audit trail ---
+
+/// An audit record before the store gives it its place (seq) and hash in the account's chain.
+#[derive(Clone, Debug)]
+pub struct AuditDraft {
+    pub account_id: AccountId,
+    pub id: Uuid,
+    pub at: OffsetDateTime,
+    /// A credential id, or `operator` for the CLI.
+    pub credential_id: String,
+    pub role: String,
+    /// `payout.create`, `beneficiary.update`, ...
+    pub action: String,
+    pub object_type: Option<String>,
+    pub object_id: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    /// JSON text, exactly as hashed.
+    pub before: Option<String>,
+    pub after: Option<String>,
+    /// The HTTP status answered (200 for a CLI success).
+    pub status: i64,
+    pub error_code: Option<String>,
+}
+
+/// An audit record as stored.
+#[derive(Clone, Debug)]
+pub struct AuditRow {
+    pub draft: AuditDraft,
+    pub seq: i64,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl AuditRow {
+    /// The fields the chain hash covers, as the core hashes them.
+    pub fn with_fields<T>(&self, f: impl FnOnce(&outlay_core::audit::AuditFields<'_>) -> T) -> T {
+        let d = &self.draft;
+        let account = d.account_id.to_string();
+        let id = d.id.to_string();
+        let fields = outlay_core::audit::AuditFields {
+            account_id: &account,
+            seq: self.seq,
+            id: &id,
+            at_ms: audit_ms(d.at),
+            credential_id: &d.credential_id,
+            role: &d.role,
+            action: &d.action,
+            object_type: d.object_type.as_deref(),
+            object_id: d.object_id.as_deref(),
+            source_ip: d.source_ip.as_deref(),
+            user_agent: d.user_agent.as_deref(),
+            request_id: d.request_id.as_deref(),
+            before: d.before.as_deref(),
+            after: d.after.as_deref(),
+            status: d.status,
+            error_code: d.error_code.as_deref(),
+        };
+        f(&fields)
+    }
+}
+
+/// Audit times are hashed as whole Unix milliseconds (what both backends store exactly).
+pub fn audit_ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub object_id: Option<String>,
+    pub credential_id: Option<String>,
+    pub from: Option<OffsetDateTime>,
+    pub to: Option<OffsetDateTime>,
+}
+
+// --- wallets (stored-value model) ---
+
+/// A recipient of the stored-value model: holds a wallet (ledger accounts of the client) and its
+/// own credentials.
+#[derive(Clone, Debug)]
+pub struct RecipientRow {
+    pub id: Uuid,
+    pub account_id: AccountId,
+    /// The client's own id for the recipient; unique per account when given.
+    pub external_reference: Option<String>,
+    pub name: String,
+    pub email: Option<String>,
+    /// ACTIVE or DISABLED.
+    pub status: String,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug)]
+pub struct RecipientCredentialRow {
+    pub id: Uuid,
+    pub recipient_id: Uuid,
+    pub account_id: AccountId,
+    pub client_id: String,
+    pub secret_hash: String,
+    pub created_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RecipientTokenRow {
+    pub token_hash: String,
+    pub recipient_id: Uuid,
+    pub account_id: AccountId,
+    pub expires_at: OffsetDateTime,
+    pub created_at: OffsetDateTime,
+}
+
+/// A recipient's transfer method; its bank details live in the beneficiary row of the same id.
+#[derive(Clone, Debug)]
+pub struct TransferMethodRow {
+    pub id: Uuid,
+    pub recipient_id: Uuid,
+    pub account_id: AccountId,
+    pub created_at: OffsetDateTime,
+}
+
+/// A stored-value payout: money moved from the client's available balance into a wallet.
+#[derive(Clone, Debug)]
+pub struct WalletPayoutRow {
+    pub id: Uuid,
+    pub account_id: AccountId,
+    pub recipient_id: Uuid,
+    pub short_reference_id: String,
+    pub currency: String,
+    pub amount: i64,
+    pub reference: Option<String>,
+    pub status: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// Marks a payout as a withdrawal from a recipient's wallet.
+#[derive(Clone, Debug)]
+pub struct WalletWithdrawalRow {
+    pub payout_id: Uuid,
+    pub recipient_id: Uuid,
+    pub account_id: AccountId,
+    pub transfer_method_id: Uuid,
+    pub created_at: OffsetDateTime,
+}
+
+// --- reports ---
+
+/// A report: asked for over the API or written by the daily schedule. The CSV itself is read
+/// separately (`Store::report_content`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportRow {
+    pub id: Uuid,
+    pub account_id: AccountId,
+    /// payouts, balance_statement, fees or reconciliation.
+    pub kind: String,
+    /// The period is [period_start, period_end).
+    pub period_start: OffsetDateTime,
+    pub period_end: OffsetDateTime,
+    /// pending, ready or failed.
+    pub status: String,
+    /// api or schedule.
+    pub trigger: String,
+    /// The credential that asked for it (API reports).
+    pub created_by: Option<Uuid>,
+    pub row_count: Option<i64>,
+    pub sha256: Option<String>,
+    /// Where the CSV was also written (scheduled reports), if anywhere.
+    pub file_path: Option<String>,
+    pub error: Option<String>,
+    pub attempts: i32,
+    pub created_at: OffsetDateTime,
+    pub completed_at: Option<OffsetDateTime>,
+}
+
+/// The outcome of generating a report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportFinish {
+    pub id: Uuid,
+    /// ready or failed.
+    pub status: String,
+    pub row_count: Option<i64>,
+    pub sha256: Option<String>,
+    pub content: Option<Vec<u8>>,
+    pub file_path: Option<String>,
+    pub error: Option<String>,
+    pub at: OffsetDateTime,
+}
+
+/// One line of one of an account's journal entries, with its ledger account, for reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportLedgerLine {
+    pub entry_id: Uuid,
+    /// The entry's place in its account's chain.
+    pub seq: i64,
+    pub line_no: i64,
+    pub entry_kind: String,
+    pub reference_type: String,
+    pub reference_id: String,
+    pub created_at: OffsetDateTime,
+    /// The ledger account's owner: the client account's id, or `platform`.
+    pub owner_id: String,
+    pub currency: String,
+    /// available, pending, reserve, wallet:<id>, fbo_bank, fee_revenue, ...
+    pub ledger_kind: String,
+    pub amount: i64,
+}
+
+// --- batches ---
+
+/// A payout batch: a file or API list of payouts validated row by row, then released.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PayoutBatchRow {
+    pub id: Uuid,
+    pub account_id: AccountId,
+    /// The credential that created it (maker).
+    pub created_by: Option<Uuid>,
+    pub file_name: Option<String>,
+    /// CSV, JSONL or JSON.
+    pub format: String,
+    /// ALL_OR_NOTHING or PARTIAL.
+    pub mode: String,
+    pub content_sha256: Option<String>,
+    /// The hash while the batch counts as sent; cleared when it is cancelled or refused.
+    pub dedup_sha256: Option<String>,
+    /// VALIDATING, PENDING_APPROVAL, RELEASING, PROCESSING, COMPLETED, CANCELLED, FAILED.
+    pub status: String,
+    pub approval_required: bool,
+    pub total_rows: i64,
+    pub valid_rows: i64,
+    pub invalid_rows: i64,
+    /// Payouts of the batch not final yet.
+    pub open_payouts: i64,
+    pub failure_code: Option<String>,
+    pub failure_reason: Option<String>,
+    pub approved_by: Option<Uuid>,
+    pub approved_at: Option<OffsetDateTime>,
+    pub cancelled_by: Option<Uuid>,
+    pub cancelled_at: Option<OffsetDateTime>,
+    pub released_at: Option<OffsetDateTime>,
+    pub completed_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// One row of a batch: its validation result and, once released, its payout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchItemRow {
+    pub batch_id: Uuid,
+    /// From 1: the line of the file (after the header) or the index in the list.
+    pub row_number: i64,
+    /// VALID, INVALID (failed a rule), CREATED (its payout exists), FAILED (refused at release),
+    /// CANCELLED.
+    pub status: String,
+    pub currency: Option<String>,
+    pub amount: Option<i64>,
+    pub payout_reference: Option<String>,
+    /// The row as a create-payout JSON body (kept until it is released).
+    pub payload: Option<String>,
+    pub payout_id: Option<Uuid>,
+    pub error_field: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+/// Rows of a batch per status (the payout's status once created) and currency.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchStatusTotal {
+    pub status: String,
+    pub currency: Option<String>,
+    pub count: i64,
+    pub amount: i64,
+}
+
+/// An account's maker-checker policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApprovalPolicyRow {
+    pub account_id: AccountId,
+    pub approval_required_for_batches: bool,
+    /// Currency code → minor units: a batch with a row above needs approval.
+    pub payout_approval_thresholds: std::collections::BTreeMap<String, i64>,
+    pub updated_by: Option<Uuid>,
+    pub updated_at: OffsetDateTime,
+}
+
+// --- jobs ---
+
+/// A job to run in the background.
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    pub id: Uuid,
+    /// What runs it, e.g. `rail.submit`.
+    pub kind: String,
+    /// Enqueuing the same kind and key again makes no second job.
+    pub dedupe_key: Option<String>,
+    pub payload: Value,
+    pub run_at: OffsetDateTime,
+    pub max_attempts: i32,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobRow {
+    pub id: Uuid,
+    pub kind: String,
+    pub dedupe_key: Option<String>,
+    pub payload: Value,
+    /// queued, running, done or failed.
+    pub status: String,
+    pub run_at: OffsetDateTime,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub lease_until: Option<OffsetDateTime>,
+    pub claim_token: Option<Uuid>,
+    pub last_error: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+/// How a claimed job ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobEnd {
+    Done,
+    /// Try again at `retry_at`, unless the attempts are used up (then failed for good).
+    Failed {
+        error: String,
+        retry_at: OffsetDateTime,
+    },
+}
+
+/// Net movement on one wallet ledger account (`kind` = `wallet:<recipient>`) per business
+/// object, for `outlay ledger verify`.
+#[derive(Clone, Debug)]
+pub struct WalletByReference {
+    pub account_id: AccountId,
+    pub reference_type: String,
+    pub reference_id: String,
+    pub kind: String,
+    pub net: i64,
+}
+
+/// A wallet withdrawal with its payout's state and amounts, for `outlay ledger verify`.
+#[derive(Clone, Debug)]
+pub struct WalletWithdrawalAudit {
+    pub payout_id: String,
+    pub recipient_id: String,
+    pub state: String,
+    pub amount: i64,
+    pub fee: i64,
 }

@@ -26,11 +26,12 @@ use tokio_postgres::{Client, NoTls, Row, Statement};
 use uuid::Uuid;
 
 use crate::migrate::{Migration, POSTGRES};
-use crate::sqlite::{bank_from_json, bank_to_json};
+use crate::sqlite::bank_from_json;
 use crate::{
-    AccountRow, Backend, BalanceRow, BankAccount, CredentialRow, DepositFilter, DepositRow, HoldableObject,
-    IdempotencyRecord, NewEvent, Page, PageRequest, PendingByReference, PostError, Store, StoreError, StoreResult,
-    TokenRow, TransactionFilter, TransactionRow, WithdrawalFilter, WithdrawalRow, WriteTx, WriterConn, redact_url,
+    AccountRow, Backend, BalanceRow, BankAccount, CredentialRow, CredentialView, DepositFilter, DepositRow,
+    HoldableObject, IdempotencyRecord, JobEnd, JobRow, NewEvent, NewJob, Page, PageRequest, PendingByReference,
+    PostError, Store, StoreError, StoreResult, TokenGrant, TokenRow, TransactionFilter, TransactionRow,
+    WithdrawalFilter, WithdrawalRow, WriteTx, WriterConn, redact_url,
 };
 use crate::{BeneficiaryFilter, BeneficiaryRow, FileRow, PayoutFilter, PayoutRow, PayoutStateChange, PayoutTransition};
 
@@ -38,9 +39,18 @@ use crate::{BeneficiaryFilter, BeneficiaryRow, FileRow, PayoutFilter, PayoutRow,
 const POOL_SIZE: usize = 8;
 /// Key of the transaction-scoped advisory lock that serialises migrations across nodes
 /// ("outlay" in ASCII, then the migrator's number).
+mod audit;
+mod batches;
+mod compliance;
+mod credentials;
 mod fx;
+mod jobs;
 mod payouts;
+mod reports;
+mod secrets;
+mod sftp;
 mod transfers;
+mod wallets;
 mod webhooks;
 
 const MIGRATION_LOCK_KEY: i64 = 0x6f75_746c_6179_0001;
@@ -219,8 +229,6 @@ const SQL_CONNECTED: &str = concat!(
     " FROM accounts WHERE parent_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3"
 );
 const SQL_CREDENTIAL: &str = "SELECT id, account_id, client_id, secret_hash, role, created_at FROM credentials WHERE client_id = $1 AND revoked_at IS NULL";
-const SQL_TOKEN: &str = "SELECT t.token_hash, t.credential_id, t.account_id, t.expires_at, t.created_at FROM auth_tokens t \
-     JOIN credentials c ON c.id = t.credential_id WHERE t.token_hash = $1 AND c.revoked_at IS NULL";
 const SQL_IDEMPOTENCY: &str = "SELECT account_id, key, request_hash, status_code, response_body, created_at FROM idempotency_keys WHERE account_id = $1 AND key = $2";
 const SQL_DEPOSIT: &str =
     concat!("SELECT ", deposit_cols!(), " FROM deposits WHERE id = $1 AND ($2::uuid IS NULL OR account_id = $2)");
@@ -352,16 +360,6 @@ fn credential_from_row(r: &Row) -> StoreResult<CredentialRow> {
     })
 }
 
-fn token_from_row(r: &Row) -> StoreResult<TokenRow> {
-    Ok(TokenRow {
-        token_hash: col(r, 0)?,
-        credential_id: col(r, 1)?,
-        account_id: AccountId(col(r, 2)?),
-        expires_at: col(r, 3)?,
-        created_at: col(r, 4)?,
-    })
-}
-
 fn idempotency_from_row(r: &Row) -> StoreResult<IdempotencyRecord> {
     let status: i32 = col(r, 3)?;
     Ok(IdempotencyRecord {
@@ -423,11 +421,33 @@ fn collect<T>(rows: &[Row], f: impl Fn(&Row) -> StoreResult<T>) -> StoreResult<V
 // The store (reads)
 
 pub struct PgStore {
+    /// Encrypts account and identity numbers on write, decrypts them on read.
+    keys: std::sync::Arc<crate::crypto::KeyRing>,
     pool: Pool,
     config: tokio_postgres::Config,
 }
 
 impl PgStore {
+    /// The sandbox's generated encryption keys (`(id, base64)`, oldest first), adding `add` first
+    /// when given and absent (two nodes adding at once agree on the first).
+    pub async fn sandbox_keys(&self, add: Option<(&str, &str)>) -> StoreResult<Vec<(String, String)>> {
+        if let Some((id, key)) = add {
+            self.rows(
+                "INSERT INTO sandbox_encryption_keys (key_id, key) VALUES ($1, $2) ON CONFLICT (key_id) DO NOTHING",
+                &[&id, &key],
+            )
+            .await?;
+        }
+        let rows = self.rows("SELECT key_id, key FROM sandbox_encryption_keys ORDER BY seq", &[]).await?;
+        collect(&rows, |r| Ok((col(r, 0)?, col(r, 1)?)))
+    }
+
+    /// Encrypt account and identity numbers with these keys (see [`crate::crypto`]).
+    pub fn with_keys(mut self, keys: std::sync::Arc<crate::crypto::KeyRing>) -> Self {
+        self.keys = keys;
+        self
+    }
+
     /// Connect, build the read pool and apply pending migrations.
     pub async fn open(url: &str) -> StoreResult<Self> {
         let mut config = tokio_postgres::Config::from_str(url)
@@ -447,7 +467,7 @@ impl PgStore {
         let mut client = pool.get().await?;
         migrate(&mut client, POSTGRES).await?;
         drop(client);
-        Ok(Self { pool, config })
+        Ok(Self { keys: std::sync::Arc::default(), pool, config })
     }
 
     async fn rows(&self, sql: &str, params: &Params<'_>) -> StoreResult<Vec<Row>> {
@@ -481,6 +501,49 @@ async fn connect(config: &tokio_postgres::Config) -> StoreResult<Client> {
 
 #[async_trait]
 impl Store for PgStore {
+    // --- wallets (stored-value model) ---
+    async fn payout_model(&self, account: AccountId) -> StoreResult<Option<String>> {
+        self.w_payout_model(account).await
+    }
+    async fn recipient(&self, account: AccountId, id: Uuid) -> StoreResult<Option<crate::RecipientRow>> {
+        self.w_recipient(account, id).await
+    }
+    async fn recipients(&self, account: AccountId, page: PageRequest) -> StoreResult<Page<crate::RecipientRow>> {
+        self.w_recipients(account, page).await
+    }
+    async fn recipient_credential(&self, client_id: &str) -> StoreResult<Option<crate::RecipientCredentialRow>> {
+        self.w_recipient_credential(client_id).await
+    }
+    async fn recipient_token(&self, token_hash: &str) -> StoreResult<Option<crate::RecipientTokenRow>> {
+        self.w_recipient_token(token_hash).await
+    }
+    async fn recipient_transfer_methods(&self, recipient: Uuid) -> StoreResult<Vec<crate::TransferMethodRow>> {
+        self.w_transfer_methods(recipient).await
+    }
+    async fn wallet_payout(&self, account: AccountId, id: Uuid) -> StoreResult<Option<crate::WalletPayoutRow>> {
+        self.w_wallet_payout(account, id).await
+    }
+    async fn wallet_payouts(
+        &self,
+        account: AccountId,
+        recipient: Option<Uuid>,
+        page: PageRequest,
+    ) -> StoreResult<Page<crate::WalletPayoutRow>> {
+        self.w_wallet_payouts(account, recipient, page).await
+    }
+    async fn wallet_withdrawals(
+        &self,
+        recipient: Uuid,
+        page: PageRequest,
+    ) -> StoreResult<Page<crate::WalletWithdrawalRow>> {
+        self.w_wallet_withdrawals(recipient, page).await
+    }
+    async fn audit_wallet_by_reference(&self) -> StoreResult<Vec<crate::WalletByReference>> {
+        self.w_audit_wallet_by_reference().await
+    }
+    async fn audit_wallet_withdrawals(&self) -> StoreResult<Vec<crate::WalletWithdrawalAudit>> {
+        self.w_audit_wallet_withdrawals().await
+    }
     fn backend(&self) -> Backend {
         Backend::Postgres
     }
@@ -490,6 +553,7 @@ impl Store for PgStore {
         config.application_name("outlay-writer");
         let client = connect(&config).await?;
         Ok(Box::new(PgWriterConn {
+            keys: self.keys.clone(),
             config,
             client,
             statements: HashMap::new(),
@@ -503,22 +567,35 @@ impl Store for PgStore {
     }
 
     async fn account(&self, id: AccountId) -> StoreResult<Option<AccountRow>> {
-        self.row_opt(SQL_ACCOUNT, &[&id.0]).await?.as_ref().map(account_from_row).transpose()
+        self.row_opt(SQL_ACCOUNT, &[&id.0])
+            .await?
+            .as_ref()
+            .map(|r| account_from_row(r).and_then(|a| self.keys.open_account(a)))
+            .transpose()
     }
 
     async fn connected_accounts(&self, parent: AccountId, page: PageRequest) -> StoreResult<Page<AccountRow>> {
         let total = count_of(&self.row(SQL_CONNECTED_COUNT, &[&parent.0]).await?)?;
         let (limit, offset) = page_params(page);
         let rows = self.rows(SQL_CONNECTED, &[&parent.0, &limit, &offset]).await?;
-        Ok(Page { total_items: total, items: collect(&rows, account_from_row)? })
+        let items = collect(&rows, |r| account_from_row(r).and_then(|a| self.keys.open_account(a)))?;
+        Ok(Page { total_items: total, items })
     }
 
     async fn credential_by_client_id(&self, client_id: &str) -> StoreResult<Option<CredentialRow>> {
         self.row_opt(SQL_CREDENTIAL, &[&client_id]).await?.as_ref().map(credential_from_row).transpose()
     }
 
-    async fn token(&self, token_hash: &str) -> StoreResult<Option<TokenRow>> {
-        self.row_opt(SQL_TOKEN, &[&token_hash]).await?.as_ref().map(token_from_row).transpose()
+    async fn token(&self, token_hash: &str) -> StoreResult<Option<TokenGrant>> {
+        self.row_opt(credentials::SQL_TOKEN_GRANT, &[&token_hash])
+            .await?
+            .as_ref()
+            .map(credentials::grant_from_row)
+            .transpose()
+    }
+
+    async fn credentials(&self, account: AccountId) -> StoreResult<Vec<CredentialView>> {
+        collect(&self.rows(credentials::SQL_CREDENTIALS, &[&account.0]).await?, credentials::view_from_row)
     }
 
     async fn idempotency(&self, account: AccountId, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
@@ -688,7 +765,7 @@ impl Store for PgStore {
         self.row_opt(payouts::SQL_BENEFICIARY, &[&id, &account])
             .await?
             .as_ref()
-            .map(payouts::beneficiary_from_row)
+            .map(|r| payouts::beneficiary_from_row(r).and_then(|b| self.keys.open_beneficiary(b)))
             .transpose()
     }
 
@@ -704,7 +781,8 @@ impl Store for PgStore {
         let mut params = filter.to_vec();
         params.extend([&limit as &(dyn ToSql + Sync), &offset]);
         let rows = self.rows(&payouts::sql_beneficiaries(), &params).await?;
-        Ok(Page { total_items: total, items: collect(&rows, payouts::beneficiary_from_row)? })
+        let items = collect(&rows, |r| payouts::beneficiary_from_row(r).and_then(|b| self.keys.open_beneficiary(b)))?;
+        Ok(Page { total_items: total, items })
     }
 
     async fn file(&self, account: AccountId, id: Uuid) -> StoreResult<Option<FileRow>> {
@@ -714,7 +792,11 @@ impl Store for PgStore {
 
     async fn payout(&self, account: AccountId, id: Uuid) -> StoreResult<Option<PayoutRow>> {
         let account = Some(account.0);
-        self.row_opt(payouts::SQL_PAYOUT, &[&id, &account]).await?.as_ref().map(payouts::payout_from_row).transpose()
+        self.row_opt(payouts::SQL_PAYOUT, &[&id, &account])
+            .await?
+            .as_ref()
+            .map(|r| payouts::payout_from_row(r).and_then(|p| self.keys.open_payout(p)))
+            .transpose()
     }
 
     async fn payouts(&self, account: AccountId, f: &PayoutFilter, page: PageRequest) -> StoreResult<Page<PayoutRow>> {
@@ -725,7 +807,8 @@ impl Store for PgStore {
         let mut params = filter.to_vec();
         params.extend([&limit as &(dyn ToSql + Sync), &offset]);
         let rows = self.rows(&payouts::sql_payouts(), &params).await?;
-        Ok(Page { total_items: total, items: collect(&rows, payouts::payout_from_row)? })
+        let items = collect(&rows, |r| payouts::payout_from_row(r).and_then(|p| self.keys.open_payout(p)))?;
+        Ok(Page { total_items: total, items })
     }
 
     async fn payout_history(&self, id: Uuid) -> StoreResult<Vec<PayoutTransition>> {
@@ -751,14 +834,14 @@ impl Store for PgStore {
 
     async fn open_payouts(&self, before: OffsetDateTime, limit: u32) -> StoreResult<Vec<PayoutRow>> {
         let rows = self.rows(payouts::SQL_OPEN_PAYOUTS, &[&db_time(before), &i64::from(limit)]).await?;
-        collect(&rows, payouts::payout_from_row)
+        collect(&rows, |r| payouts::payout_from_row(r).and_then(|p| self.keys.open_payout(p)))
     }
 
     async fn payout_by_short_reference(&self, short_reference: &str) -> StoreResult<Option<PayoutRow>> {
         self.row_opt(payouts::SQL_PAYOUT_BY_SHORT_REFERENCE, &[&short_reference])
             .await?
             .as_ref()
-            .map(payouts::payout_from_row)
+            .map(|r| payouts::payout_from_row(r).and_then(|p| self.keys.open_payout(p)))
             .transpose()
     }
 
@@ -833,6 +916,211 @@ impl Store for PgStore {
             })
         })
     }
+
+    // --- sftp ---
+    async fn sftp_key_by_fingerprint(&self, fingerprint: &str) -> StoreResult<Option<crate::SftpKeyRow>> {
+        self.row_opt(sftp::SQL_KEY_BY_FINGERPRINT, &[&fingerprint]).await?.as_ref().map(sftp::key_from_row).transpose()
+    }
+
+    async fn sftp_keys(&self, account: AccountId, page: PageRequest) -> StoreResult<Page<crate::SftpKeyRow>> {
+        let (limit, offset) = page_params(page);
+        let total = count_of(&self.row(sftp::SQL_KEYS_COUNT, &[&account.0]).await?)?;
+        let rows = self.rows(sftp::SQL_KEYS, &[&account.0, &limit, &offset]).await?;
+        Ok(Page { total_items: total, items: collect(&rows, sftp::key_from_row)? })
+    }
+
+    async fn sftp_file(&self, id: Uuid) -> StoreResult<Option<crate::SftpFileRow>> {
+        self.row_opt(sftp::SQL_FILE, &[&id]).await?.as_ref().map(sftp::file_from_row).transpose()
+    }
+
+    async fn sftp_open_files(&self) -> StoreResult<Vec<crate::SftpFileRow>> {
+        collect(&self.rows(sftp::SQL_OPEN_FILES, &[]).await?, sftp::file_from_row)
+    }
+
+    // --- audit trail ---
+    async fn audit_log(
+        &self,
+        account: AccountId,
+        f: &crate::AuditFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<crate::AuditRow>> {
+        let (limit, offset) = page_params(page);
+        let (from, to) = (f.from.map(db_time), f.to.map(db_time));
+        let total = count_of(
+            &self.row(audit::SQL_COUNT, &[&account.0, &f.action, &f.object_id, &f.credential_id, &from, &to]).await?,
+        )?;
+        let rows = self
+            .rows(
+                audit::SQL_LIST,
+                &[&account.0, &f.action, &f.object_id, &f.credential_id, &from, &to, &limit, &offset],
+            )
+            .await?;
+        Ok(Page { total_items: total, items: collect(&rows, audit::from_row)? })
+    }
+
+    async fn audit_log_chain(
+        &self,
+        account: AccountId,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::AuditRow>> {
+        let limit = i64::from(limit);
+        collect(&self.rows(audit::SQL_CHAIN, &[&account.0, &after_seq, &limit]).await?, audit::from_row)
+    }
+
+    async fn audit_log_heads(&self) -> StoreResult<Vec<(AccountId, i64, String)>> {
+        collect(&self.rows(audit::SQL_HEADS, &[]).await?, audit::head_from_row)
+    }
+
+    // --- reports ---
+    async fn report_ledger_lines(
+        &self,
+        account: AccountId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        after: Option<(i64, i64)>,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::ReportLedgerLine>> {
+        self.report_lines(account, from, to, after, limit).await
+    }
+
+    async fn report_balances_at(
+        &self,
+        account: AccountId,
+        at: OffsetDateTime,
+    ) -> StoreResult<Vec<(String, String, i64)>> {
+        self.report_balances(account, at).await
+    }
+
+    async fn report_payouts(
+        &self,
+        account: AccountId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        after: Option<(OffsetDateTime, Uuid)>,
+        limit: u32,
+    ) -> StoreResult<Vec<PayoutRow>> {
+        self.report_payout_page(account, from, to, after, limit).await
+    }
+
+    async fn report_reference_lines(
+        &self,
+        account: AccountId,
+        reference_type: &str,
+        ids: &[Uuid],
+    ) -> StoreResult<Vec<crate::ReportLedgerLine>> {
+        self.report_ref_lines(account, reference_type, ids).await
+    }
+
+    async fn report(&self, account: AccountId, id: Uuid) -> StoreResult<Option<crate::ReportRow>> {
+        self.report_get(account, id).await
+    }
+
+    async fn reports(&self, account: AccountId, page: PageRequest) -> StoreResult<Page<crate::ReportRow>> {
+        self.report_list(account, page).await
+    }
+
+    async fn report_content(&self, account: AccountId, id: Uuid) -> StoreResult<Option<Vec<u8>>> {
+        self.report_bytes(account, id).await
+    }
+
+    async fn reports_due(&self, now: OffsetDateTime) -> StoreResult<bool> {
+        self.report_due(now).await
+    }
+
+    async fn active_accounts(&self, after: Option<AccountId>, limit: u32) -> StoreResult<Vec<AccountId>> {
+        self.accounts_active(after, limit).await
+    }
+
+    // --- batches ---
+    async fn payout_batch(&self, account: AccountId, id: Uuid) -> StoreResult<Option<crate::PayoutBatchRow>> {
+        let account = Some(account.0);
+        self.row_opt(batches::SQL_BATCH, &[&id, &account]).await?.as_ref().map(batches::batch_from_row).transpose()
+    }
+
+    async fn payout_batches(&self, account: AccountId, page: PageRequest) -> StoreResult<Page<crate::PayoutBatchRow>> {
+        let (limit, offset) = page_params(page);
+        let total = count_of(&self.row(batches::SQL_BATCHES_COUNT, &[&account.0]).await?)?;
+        let rows = self.rows(batches::SQL_BATCHES, &[&account.0, &limit, &offset]).await?;
+        Ok(Page { total_items: total, items: collect(&rows, batches::batch_from_row)? })
+    }
+
+    async fn payout_batch_items(
+        &self,
+        batch: Uuid,
+        status: Option<String>,
+        page: PageRequest,
+    ) -> StoreResult<Page<crate::BatchItemRow>> {
+        let (limit, offset) = page_params(page);
+        let total = count_of(&self.row(batches::SQL_ITEMS_COUNT, &[&batch, &status]).await?)?;
+        let rows = self.rows(batches::SQL_ITEMS, &[&batch, &status, &limit, &offset]).await?;
+        Ok(Page { total_items: total, items: collect(&rows, batches::item_from_row)? })
+    }
+
+    async fn payout_batch_totals(&self, batch: Uuid) -> StoreResult<Vec<crate::BatchStatusTotal>> {
+        collect(&self.rows(batches::SQL_TOTALS, &[&batch]).await?, batches::total_from_row)
+    }
+
+    async fn approval_policy(&self, account: AccountId) -> StoreResult<Option<crate::ApprovalPolicyRow>> {
+        self.row_opt(batches::SQL_POLICY, &[&account.0]).await?.as_ref().map(batches::policy_from_row).transpose()
+    }
+
+    async fn payout_batches_to_resume(&self, limit: u32) -> StoreResult<Vec<crate::PayoutBatchRow>> {
+        let limit = i64::from(limit);
+        collect(&self.rows(batches::SQL_BATCHES_TO_RESUME, &[&limit]).await?, batches::batch_from_row)
+    }
+
+    // --- compliance (issue 7) ---
+    async fn latest_screening_list(&self) -> StoreResult<Option<(crate::ScreeningListRow, crate::ScreeningFiles)>> {
+        self.compliance_latest_list().await
+    }
+
+    async fn screening_lists(&self, limit: u32) -> StoreResult<Vec<crate::ScreeningListRow>> {
+        self.compliance_lists(limit).await
+    }
+
+    async fn compliance_review(
+        &self,
+        account: Option<AccountId>,
+        id: Uuid,
+    ) -> StoreResult<Option<crate::ComplianceReviewRow>> {
+        self.compliance_review_read(account, id).await
+    }
+
+    async fn compliance_reviews(
+        &self,
+        account: Option<AccountId>,
+        filter: &crate::ReviewFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<crate::ComplianceReviewRow>> {
+        self.compliance_reviews_read(account, filter, page).await
+    }
+
+    async fn screening_hits(&self, review: Uuid) -> StoreResult<Vec<crate::ScreeningHitRow>> {
+        self.compliance_hits_read(review).await
+    }
+
+    async fn compliance_rules(&self, account: AccountId) -> StoreResult<Option<crate::ComplianceRulesRow>> {
+        self.compliance_rules_read(account).await
+    }
+
+    async fn latest_review_status(&self, subject: Uuid) -> StoreResult<Option<String>> {
+        self.compliance_latest_status_read(subject).await
+    }
+
+    // --- jobs ---
+    async fn job(&self, id: Uuid) -> StoreResult<Option<JobRow>> {
+        self.row_opt(jobs::SQL_JOB, &[&id]).await?.as_ref().map(jobs::from_row).transpose()
+    }
+
+    async fn jobs(&self, kind: Option<&str>, status: Option<&str>, limit: u32) -> StoreResult<Vec<JobRow>> {
+        collect(&self.rows(jobs::SQL_JOBS, &[&kind, &status, &i64::from(limit)]).await?, jobs::from_row)
+    }
+
+    async fn jobs_due(&self, kinds: &[&str], now: OffsetDateTime) -> StoreResult<bool> {
+        let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
+        Ok(col(&self.row(jobs::SQL_JOBS_DUE, &[&kinds, &db_time(now)]).await?, 0)?)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -841,6 +1129,7 @@ impl Store for PgStore {
 /// The writer's own connection, its prepared statements, and a cache of ledger account ids (they
 /// never change once created).
 pub struct PgWriterConn {
+    keys: std::sync::Arc<crate::crypto::KeyRing>,
     config: tokio_postgres::Config,
     client: Client,
     statements: HashMap<&'static str, Statement>,
@@ -986,6 +1275,47 @@ impl PgTx<'_> {
 
 #[async_trait]
 impl WriteTx for PgTx<'_> {
+    // --- wallets (stored-value model) ---
+    async fn payout_model(&mut self, account: AccountId) -> StoreResult<Option<String>> {
+        self.w_payout_model(account).await
+    }
+    async fn set_payout_model(&mut self, account: AccountId, model: &str, at: OffsetDateTime) -> StoreResult<()> {
+        self.w_set_payout_model(account, model, at).await
+    }
+    async fn recipient(&mut self, id: Uuid) -> StoreResult<Option<crate::RecipientRow>> {
+        self.w_recipient(id).await
+    }
+    async fn recipient_by_reference(
+        &mut self,
+        account: AccountId,
+        external_reference: &str,
+    ) -> StoreResult<Option<crate::RecipientRow>> {
+        self.w_recipient_by_reference(account, external_reference).await
+    }
+    async fn insert_recipient(&mut self, row: &crate::RecipientRow) -> StoreResult<()> {
+        self.w_insert_recipient(row).await
+    }
+    async fn insert_recipient_credential(&mut self, row: &crate::RecipientCredentialRow) -> StoreResult<()> {
+        self.w_insert_recipient_credential(row).await
+    }
+    async fn insert_recipient_token(&mut self, row: &crate::RecipientTokenRow) -> StoreResult<()> {
+        self.w_insert_recipient_token(row).await
+    }
+    async fn transfer_method(&mut self, id: Uuid) -> StoreResult<Option<crate::TransferMethodRow>> {
+        self.w_transfer_method(id).await
+    }
+    async fn insert_transfer_method(&mut self, row: &crate::TransferMethodRow) -> StoreResult<()> {
+        self.w_insert_transfer_method(row).await
+    }
+    async fn insert_wallet_payout(&mut self, row: &crate::WalletPayoutRow) -> StoreResult<()> {
+        self.w_insert_wallet_payout(row).await
+    }
+    async fn wallet_withdrawal(&mut self, payout: Uuid) -> StoreResult<Option<crate::WalletWithdrawalRow>> {
+        self.w_wallet_withdrawal(payout).await
+    }
+    async fn insert_wallet_withdrawal(&mut self, row: &crate::WalletWithdrawalRow) -> StoreResult<()> {
+        self.w_insert_wallet_withdrawal(row).await
+    }
     async fn savepoint(&mut self) -> StoreResult<()> {
         self.batch("SAVEPOINT cmd").await?;
         self.marks.push(self.created.len());
@@ -1118,7 +1448,7 @@ impl WriteTx for PgTx<'_> {
 
     async fn insert_account(&mut self, row: &AccountRow) -> StoreResult<()> {
         let parent = row.parent_id.map(|p| p.0);
-        let bank = row.bank_account.as_ref().map(|b| bank_to_json(b).to_string());
+        let bank = row.bank_account.as_ref().map(|b| self.w.keys.seal_bank_json(b)).transpose()?;
         self.exec(
             SQL_ACCOUNT_INSERT,
             &[&row.id.0, &row.name, &parent, &row.kind, &row.status, &bank, &db_time(row.created_at)],
@@ -1128,12 +1458,17 @@ impl WriteTx for PgTx<'_> {
     }
 
     async fn set_bank_account(&mut self, account: AccountId, bank: Option<&BankAccount>) -> StoreResult<bool> {
-        let bank = bank.map(|b| bank_to_json(b).to_string());
+        let bank = bank.map(|b| self.w.keys.seal_bank_json(b)).transpose()?;
         Ok(self.exec(SQL_SET_BANK, &[&account.0, &bank]).await? == 1)
     }
 
     async fn account(&mut self, id: AccountId) -> StoreResult<Option<AccountRow>> {
-        self.opt(SQL_ACCOUNT, &[&id.0]).await?.as_ref().map(account_from_row).transpose()
+        let keys = self.w.keys.clone();
+        self.opt(SQL_ACCOUNT, &[&id.0])
+            .await?
+            .as_ref()
+            .map(|r| account_from_row(r).and_then(|a| keys.open_account(a)))
+            .transpose()
     }
 
     async fn insert_credential(&mut self, row: &CredentialRow) -> StoreResult<()> {
@@ -1156,6 +1491,14 @@ impl WriteTx for PgTx<'_> {
         )
         .await?;
         Ok(())
+    }
+
+    async fn revoke_credential(&mut self, account: AccountId, id: Uuid, at: OffsetDateTime) -> StoreResult<bool> {
+        let changed = self.exec(credentials::SQL_REVOKE, &[&id, &account.0, &db_time(at)]).await?;
+        if changed > 0 {
+            self.exec(credentials::SQL_DROP_TOKENS, &[&id]).await?;
+        }
+        Ok(changed > 0)
     }
 
     async fn insert_deposit(&mut self, d: &DepositRow) -> StoreResult<()> {
@@ -1243,20 +1586,27 @@ impl WriteTx for PgTx<'_> {
     }
 
     async fn insert_beneficiary(&mut self, row: &BeneficiaryRow) -> StoreResult<()> {
-        let p = payouts::BeneficiaryParams::new(row);
+        let row = self.w.keys.seal_beneficiary(row)?;
+        let p = payouts::BeneficiaryParams::new(&row);
         self.exec(payouts::SQL_BENEFICIARY_INSERT, &p.params()).await?;
         Ok(())
     }
 
     async fn update_beneficiary(&mut self, row: &BeneficiaryRow) -> StoreResult<()> {
-        let p = payouts::BeneficiaryParams::new(row);
+        let row = self.w.keys.seal_beneficiary(row)?;
+        let p = payouts::BeneficiaryParams::new(&row);
         self.exec(payouts::SQL_BENEFICIARY_UPDATE, &p.params()).await?;
         Ok(())
     }
 
     async fn beneficiary(&mut self, id: Uuid) -> StoreResult<Option<BeneficiaryRow>> {
         let none: Option<Uuid> = None;
-        self.opt(payouts::SQL_BENEFICIARY, &[&id, &none]).await?.as_ref().map(payouts::beneficiary_from_row).transpose()
+        let keys = self.w.keys.clone();
+        self.opt(payouts::SQL_BENEFICIARY, &[&id, &none])
+            .await?
+            .as_ref()
+            .map(|r| payouts::beneficiary_from_row(r).and_then(|b| keys.open_beneficiary(b)))
+            .transpose()
     }
 
     async fn insert_file(&mut self, row: &FileRow, content: &[u8]) -> StoreResult<()> {
@@ -1285,6 +1635,7 @@ impl WriteTx for PgTx<'_> {
     }
 
     async fn insert_payout(&mut self, row: &PayoutRow) -> StoreResult<()> {
+        let row = &self.w.keys.seal_payout(row)?;
         let p = payouts::PayoutParams::new(row);
         self.exec(payouts::SQL_PAYOUT_INSERT, &p.params()).await?;
         self.exec(payouts::SQL_PAYOUT_FIRST_TRANSITION, &[&row.id, &row.state, p.created_at()]).await?;
@@ -1293,7 +1644,12 @@ impl WriteTx for PgTx<'_> {
 
     async fn payout(&mut self, id: Uuid) -> StoreResult<Option<PayoutRow>> {
         let none: Option<Uuid> = None;
-        self.opt(payouts::SQL_PAYOUT, &[&id, &none]).await?.as_ref().map(payouts::payout_from_row).transpose()
+        let keys = self.w.keys.clone();
+        self.opt(payouts::SQL_PAYOUT, &[&id, &none])
+            .await?
+            .as_ref()
+            .map(|r| payouts::payout_from_row(r).and_then(|p| keys.open_payout(p)))
+            .transpose()
     }
 
     async fn insert_transfer(&mut self, t: &crate::TransferRow) -> StoreResult<()> {
@@ -1420,5 +1776,451 @@ impl WriteTx for PgTx<'_> {
         at: OffsetDateTime,
     ) -> StoreResult<u64> {
         self.webhook_replay(filter, at).await
+    }
+
+    // --- sftp ---
+    async fn insert_sftp_key(&mut self, k: &crate::SftpKeyRow) -> StoreResult<()> {
+        let (created, revoked) = (db_time(k.created_at), k.revoked_at.map(db_time));
+        self.exec(sftp::SQL_KEY_INSERT, &[&k.id, &k.account_id.0, &k.public_key, &k.fingerprint, &created, &revoked])
+            .await?;
+        Ok(())
+    }
+
+    async fn sftp_key_by_fingerprint(&mut self, fingerprint: &str) -> StoreResult<Option<crate::SftpKeyRow>> {
+        self.opt(sftp::SQL_KEY_BY_FINGERPRINT, &[&fingerprint]).await?.as_ref().map(sftp::key_from_row).transpose()
+    }
+
+    async fn revoke_sftp_key(&mut self, account: AccountId, id: Uuid, at: OffsetDateTime) -> StoreResult<bool> {
+        let at = db_time(at);
+        Ok(self.exec(sftp::SQL_KEY_REVOKE, &[&id, &account.0, &at]).await? > 0)
+    }
+
+    async fn insert_sftp_file(&mut self, f: &crate::SftpFileRow) -> StoreResult<()> {
+        let (created, updated) = (db_time(f.created_at), db_time(f.updated_at));
+        self.exec(
+            sftp::SQL_FILE_INSERT,
+            &[
+                &f.id,
+                &f.account_id.0,
+                &f.kind,
+                &f.name,
+                &f.sha256,
+                &f.size,
+                &f.status,
+                &f.batch_id,
+                &f.detail,
+                &created,
+                &updated,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn sftp_file(&mut self, id: Uuid) -> StoreResult<Option<crate::SftpFileRow>> {
+        self.opt(sftp::SQL_FILE, &[&id]).await?.as_ref().map(sftp::file_from_row).transpose()
+    }
+
+    async fn sftp_file_by_content(
+        &mut self,
+        account: AccountId,
+        kind: &str,
+        sha256: &str,
+    ) -> StoreResult<Option<crate::SftpFileRow>> {
+        self.opt(sftp::SQL_FILE_BY_CONTENT, &[&account.0, &kind, &sha256])
+            .await?
+            .as_ref()
+            .map(sftp::file_from_row)
+            .transpose()
+    }
+
+    async fn update_sftp_file(
+        &mut self,
+        id: Uuid,
+        status: &str,
+        batch_id: Option<Uuid>,
+        detail: Option<&str>,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let at = db_time(at);
+        self.exec(sftp::SQL_FILE_UPDATE, &[&id, &status, &batch_id, &detail, &at]).await?;
+        Ok(())
+    }
+
+    // --- audit trail ---
+    async fn lock_audit_chains(&mut self, accounts: &[AccountId]) -> StoreResult<()> {
+        let mut ids: Vec<Uuid> = accounts.iter().map(|a| a.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.exec(audit::SQL_LOCK_CREATE, &[&ids, &outlay_core::audit::GENESIS_HASH]).await?;
+        self.all(audit::SQL_LOCK, &[&ids]).await?;
+        Ok(())
+    }
+
+    async fn append_audit(&mut self, draft: &crate::AuditDraft) -> StoreResult<crate::AuditRow> {
+        let account = draft.account_id.0;
+        let head = match self.opt(audit::SQL_HEAD, &[&account]).await? {
+            Some(row) => row,
+            None => {
+                self.exec(audit::SQL_HEAD_CREATE, &[&account, &outlay_core::audit::GENESIS_HASH]).await?;
+                self.one(audit::SQL_HEAD, &[&account]).await?
+            }
+        };
+        let (prev_seq, prev_hash): (i64, String) = (col(&head, 0)?, col(&head, 1)?);
+        let mut out = crate::AuditRow { draft: draft.clone(), seq: prev_seq + 1, prev_hash, hash: String::new() };
+        out.draft.at = db_time(draft.at);
+        out.hash = out.with_fields(|f| outlay_core::audit::record_hash(&out.prev_hash, f));
+        let d = &out.draft;
+        let status = i32::try_from(d.status).unwrap_or(i32::MAX);
+        self.exec(
+            audit::SQL_INSERT,
+            &[
+                &account,
+                &out.seq,
+                &d.id,
+                &d.at,
+                &d.credential_id,
+                &d.role,
+                &d.action,
+                &d.object_type,
+                &d.object_id,
+                &d.source_ip,
+                &d.user_agent,
+                &d.request_id,
+                &d.before,
+                &d.after,
+                &status,
+                &d.error_code,
+                &out.prev_hash,
+                &out.hash,
+            ],
+        )
+        .await?;
+        self.exec(audit::SQL_ADVANCE, &[&account, &out.seq, &out.hash]).await?;
+        Ok(out)
+    }
+
+    async fn reseal_secrets(&mut self) -> StoreResult<u64> {
+        let keys = self.w.keys.clone();
+        let mut changed = 0;
+        for (select, update) in secrets::SEALED {
+            for row in self.all(select, &[]).await? {
+                let (id, text): (Uuid, String) = (col(&row, 0)?, col(&row, 1)?);
+                let value: serde_json::Value = serde_json::from_str(&text).map_err(StoreError::corrupt)?;
+                let sealed = keys.seal_json(&value)?;
+                if sealed != value {
+                    self.exec(update, &[&id, &sealed.to_string()]).await?;
+                    changed += 1;
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    // --- reports ---
+    async fn insert_report(&mut self, row: &crate::ReportRow) -> StoreResult<bool> {
+        self.report_insert(row).await
+    }
+
+    async fn claim_reports(
+        &mut self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::ReportRow>> {
+        self.report_claim(now, lease_until, limit).await
+    }
+
+    async fn finish_report(&mut self, finish: &crate::ReportFinish) -> StoreResult<bool> {
+        self.report_finish(finish).await
+    }
+
+    // --- batches ---
+    async fn insert_payout_batch(&mut self, b: &crate::PayoutBatchRow) -> StoreResult<()> {
+        let t = |v: Option<OffsetDateTime>| v.map(db_time);
+        let (approved_at, cancelled_at, released_at, completed_at) =
+            (t(b.approved_at), t(b.cancelled_at), t(b.released_at), t(b.completed_at));
+        let (created, updated) = (db_time(b.created_at), db_time(b.updated_at));
+        self.exec(
+            batches::SQL_BATCH_INSERT,
+            &[
+                &b.id,
+                &b.account_id.0,
+                &b.created_by,
+                &b.file_name,
+                &b.format,
+                &b.mode,
+                &b.content_sha256,
+                &b.dedup_sha256,
+                &b.status,
+                &b.approval_required,
+                &b.total_rows,
+                &b.valid_rows,
+                &b.invalid_rows,
+                &b.open_payouts,
+                &b.failure_code,
+                &b.failure_reason,
+                &b.approved_by,
+                &approved_at,
+                &b.cancelled_by,
+                &cancelled_at,
+                &released_at,
+                &completed_at,
+                &created,
+                &updated,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn payout_batch(&mut self, id: Uuid) -> StoreResult<Option<crate::PayoutBatchRow>> {
+        self.opt(batches::SQL_BATCH_FOR_UPDATE, &[&id]).await?.as_ref().map(batches::batch_from_row).transpose()
+    }
+
+    async fn update_payout_batch(&mut self, b: &crate::PayoutBatchRow) -> StoreResult<()> {
+        let t = |v: Option<OffsetDateTime>| v.map(db_time);
+        let (approved_at, cancelled_at, released_at, completed_at) =
+            (t(b.approved_at), t(b.cancelled_at), t(b.released_at), t(b.completed_at));
+        let updated = db_time(b.updated_at);
+        self.exec(
+            batches::SQL_BATCH_UPDATE,
+            &[
+                &b.id,
+                &b.dedup_sha256,
+                &b.status,
+                &b.approval_required,
+                &b.total_rows,
+                &b.valid_rows,
+                &b.invalid_rows,
+                &b.open_payouts,
+                &b.failure_code,
+                &b.failure_reason,
+                &b.approved_by,
+                &approved_at,
+                &b.cancelled_by,
+                &cancelled_at,
+                &released_at,
+                &completed_at,
+                &updated,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn payout_batch_by_hash(&mut self, account: AccountId, sha256: &str) -> StoreResult<Option<Uuid>> {
+        match self.opt(batches::SQL_BATCH_BY_HASH, &[&account.0, &sha256]).await? {
+            Some(row) => Ok(Some(col(&row, 0)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn insert_batch_items(&mut self, items: &[crate::BatchItemRow]) -> StoreResult<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let batch: Vec<Uuid> = items.iter().map(|i| i.batch_id).collect();
+        let row: Vec<i64> = items.iter().map(|i| i.row_number).collect();
+        let status: Vec<&str> = items.iter().map(|i| i.status.as_str()).collect();
+        let currency: Vec<Option<&str>> = items.iter().map(|i| i.currency.as_deref()).collect();
+        let amount: Vec<Option<i64>> = items.iter().map(|i| i.amount).collect();
+        let reference: Vec<Option<&str>> = items.iter().map(|i| i.payout_reference.as_deref()).collect();
+        let payload: Vec<Option<&str>> = items.iter().map(|i| i.payload.as_deref()).collect();
+        let payout: Vec<Option<Uuid>> = items.iter().map(|i| i.payout_id).collect();
+        let field: Vec<Option<&str>> = items.iter().map(|i| i.error_field.as_deref()).collect();
+        let code: Vec<Option<&str>> = items.iter().map(|i| i.error_code.as_deref()).collect();
+        let message: Vec<Option<&str>> = items.iter().map(|i| i.error_message.as_deref()).collect();
+        self.exec(
+            batches::SQL_ITEMS_INSERT,
+            &[&batch, &row, &status, &currency, &amount, &reference, &payload, &payout, &field, &code, &message],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn batch_items_with_status(
+        &mut self,
+        batch: Uuid,
+        status: &str,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::BatchItemRow>> {
+        let limit = i64::from(limit);
+        collect(
+            &self.all(batches::SQL_ITEMS_WITH_STATUS, &[&batch, &status, &after, &limit]).await?,
+            batches::item_from_row,
+        )
+    }
+
+    async fn update_batch_item(&mut self, i: &crate::BatchItemRow) -> StoreResult<()> {
+        self.exec(
+            batches::SQL_ITEM_UPDATE,
+            &[
+                &i.batch_id,
+                &i.row_number,
+                &i.status,
+                &i.payload,
+                &i.payout_id,
+                &i.error_field,
+                &i.error_code,
+                &i.error_message,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn set_batch_items_status(&mut self, batch: Uuid, from: &str, to: &str) -> StoreResult<u64> {
+        self.exec(batches::SQL_ITEMS_SET_STATUS, &[&batch, &from, &to]).await
+    }
+
+    async fn mark_batch_items_created(&mut self, batch: Uuid, created: &[(i64, Uuid)]) -> StoreResult<()> {
+        if created.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<i64> = created.iter().map(|(r, _)| *r).collect();
+        let ids: Vec<Uuid> = created.iter().map(|(_, id)| *id).collect();
+        self.exec(batches::SQL_ITEMS_CREATED, &[&batch, &rows, &ids]).await?;
+        self.exec(batches::SQL_PAYOUTS_SET_BATCH, &[&batch, &ids]).await?;
+        Ok(())
+    }
+
+    async fn payout_batch_id(&mut self, payout: Uuid) -> StoreResult<Option<Uuid>> {
+        match self.opt(batches::SQL_PAYOUT_BATCH_ID, &[&payout]).await? {
+            Some(row) => col(&row, 0),
+            None => Ok(None),
+        }
+    }
+
+    async fn approval_policy(&mut self, account: AccountId) -> StoreResult<Option<crate::ApprovalPolicyRow>> {
+        self.opt(batches::SQL_POLICY, &[&account.0]).await?.as_ref().map(batches::policy_from_row).transpose()
+    }
+
+    async fn upsert_approval_policy(&mut self, p: &crate::ApprovalPolicyRow) -> StoreResult<()> {
+        let thresholds = serde_json::to_string(&p.payout_approval_thresholds).map_err(StoreError::corrupt)?;
+        let updated = db_time(p.updated_at);
+        self.exec(
+            batches::SQL_POLICY_UPSERT,
+            &[&p.account_id.0, &p.approval_required_for_batches, &thresholds, &p.updated_by, &updated],
+        )
+        .await?;
+        Ok(())
+    }
+
+    // --- compliance (issue 7) ---
+    async fn insert_screening_list(
+        &mut self,
+        list: &crate::ScreeningListRow,
+        files: &crate::ScreeningFiles,
+    ) -> StoreResult<()> {
+        self.compliance_insert_list(list, files).await
+    }
+
+    async fn screening_list_version(&mut self) -> StoreResult<Option<i64>> {
+        self.compliance_list_version().await
+    }
+
+    async fn screening_list_files(&mut self, version: i64) -> StoreResult<Option<crate::ScreeningFiles>> {
+        self.compliance_list_files(version).await
+    }
+
+    async fn insert_compliance_review(&mut self, row: &crate::ComplianceReviewRow) -> StoreResult<()> {
+        self.compliance_insert_review(row).await
+    }
+
+    async fn compliance_review(&mut self, id: Uuid) -> StoreResult<Option<crate::ComplianceReviewRow>> {
+        self.compliance_review_tx(id).await
+    }
+
+    async fn decide_compliance_review(&mut self, decision: &crate::ReviewDecisionRow) -> StoreResult<bool> {
+        self.compliance_decide(decision).await
+    }
+
+    async fn latest_review_status(&mut self, subject: Uuid) -> StoreResult<Option<String>> {
+        self.compliance_latest_status(subject).await
+    }
+
+    async fn insert_screening_hit(&mut self, row: &crate::ScreeningHitRow) -> StoreResult<()> {
+        self.compliance_insert_hit(row).await
+    }
+
+    async fn cleared_screening_entries(&mut self, beneficiary: Uuid) -> StoreResult<Vec<(String, String)>> {
+        self.compliance_cleared_entries(beneficiary).await
+    }
+
+    async fn compliance_rules(&mut self, account: AccountId) -> StoreResult<Option<crate::ComplianceRulesRow>> {
+        self.compliance_rules_tx(account).await
+    }
+
+    async fn upsert_compliance_rules(&mut self, row: &crate::ComplianceRulesRow) -> StoreResult<()> {
+        self.compliance_upsert_rules(row).await
+    }
+
+    async fn compliance_context(
+        &mut self,
+        account: AccountId,
+        beneficiary: Uuid,
+    ) -> StoreResult<crate::ComplianceContext> {
+        self.compliance_context_tx(account, beneficiary).await
+    }
+
+    async fn payout_totals(
+        &mut self,
+        account: AccountId,
+        currency: Option<&str>,
+        beneficiary: Option<Uuid>,
+        since: OffsetDateTime,
+    ) -> StoreResult<crate::PayoutTotals> {
+        self.compliance_payout_totals(account, currency, beneficiary, since).await
+    }
+
+    // --- jobs ---
+    async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<bool> {
+        let payload = job.payload.to_string();
+        let changed = self
+            .exec(
+                jobs::SQL_ENQUEUE,
+                &[
+                    &job.id,
+                    &job.kind,
+                    &job.dedupe_key,
+                    &payload,
+                    &db_time(job.run_at),
+                    &job.max_attempts,
+                    &db_time(job.created_at),
+                ],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    async fn claim_jobs(
+        &mut self,
+        kinds: &[&str],
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<JobRow>> {
+        let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
+        let rows =
+            self.all(jobs::SQL_CLAIM, &[&kinds, &db_time(now), &db_time(lease_until), &i64::from(limit)]).await?;
+        let mut claimed = collect(&rows, jobs::from_row)?;
+        claimed.sort_by_key(|j| (j.run_at, j.id));
+        Ok(claimed)
+    }
+
+    async fn finish_job(&mut self, id: Uuid, claim_token: Uuid, end: &JobEnd, at: OffsetDateTime) -> StoreResult<bool> {
+        let changed = match end {
+            JobEnd::Done => self.exec(jobs::SQL_FINISH_DONE, &[&id, &claim_token, &db_time(at)]).await?,
+            JobEnd::Failed { error, retry_at } => {
+                self.exec(jobs::SQL_FINISH_FAILED, &[&id, &claim_token, &db_time(at), &db_time(*retry_at), error])
+                    .await?
+            }
+        };
+        Ok(changed == 1)
     }
 }

@@ -15,15 +15,25 @@ use uuid::Uuid;
 
 use crate::migrate::{Migration, SQLITE};
 use crate::{
-    AccountRow, Backend, BalanceRow, BankAccount, BeneficiaryFilter, BeneficiaryRow, CredentialRow, DepositFilter,
-    DepositRow, FileRow, HoldableObject, IdempotencyRecord, NewEvent, Page, PageRequest, PayoutFilter, PayoutRow,
-    PayoutStateChange, PayoutTransition, PendingByReference, PostError, Store, StoreError, StoreResult, TokenRow,
-    TransactionFilter, TransactionRow, WithdrawalFilter, WithdrawalRow, WriteTx, WriterConn,
+    AccountRow, Backend, BalanceRow, BankAccount, BeneficiaryFilter, BeneficiaryRow, CredentialRow, CredentialView,
+    DepositFilter, DepositRow, FileRow, HoldableObject, IdempotencyRecord, JobEnd, JobRow, NewEvent, NewJob, Page,
+    PageRequest, PayoutFilter, PayoutRow, PayoutStateChange, PayoutTransition, PendingByReference, PostError, Store,
+    StoreError, StoreResult, TokenGrant, TokenRow, TransactionFilter, TransactionRow, WithdrawalFilter, WithdrawalRow,
+    WriteTx, WriterConn,
 };
 
+mod audit;
+mod batches;
+mod compliance;
+mod credentials;
 mod fx;
+mod jobs;
 mod payouts;
+mod reports;
+mod secrets;
+mod sftp;
 mod transfers;
+mod wallets;
 mod webhooks;
 
 const READERS: usize = 4;
@@ -167,12 +177,20 @@ fn migrate(conn: &mut Connection, migrations: &[Migration]) -> StoreResult<()> {
 }
 
 pub struct SqliteStore {
+    /// Encrypts account and identity numbers on write, decrypts them on read.
+    keys: Arc<crate::crypto::KeyRing>,
     path: PathBuf,
     readers: Arc<Mutex<Vec<Connection>>>,
     permits: Arc<Semaphore>,
 }
 
 impl SqliteStore {
+    /// Encrypt account and identity numbers with these keys (see [`crate::crypto`]).
+    pub fn with_keys(mut self, keys: Arc<crate::crypto::KeyRing>) -> Self {
+        self.keys = keys;
+        self
+    }
+
     pub async fn open(url: &str) -> StoreResult<Self> {
         let path = path_from_url(url)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -185,7 +203,12 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Database(e.to_string()))??;
-        Ok(Self { path, readers: Arc::new(Mutex::new(Vec::new())), permits: Arc::new(Semaphore::new(READERS)) })
+        Ok(Self {
+            keys: Arc::default(),
+            path,
+            readers: Arc::new(Mutex::new(Vec::new())),
+            permits: Arc::new(Semaphore::new(READERS)),
+        })
     }
 
     /// Run `f` on a pooled read connection on a blocking thread.
@@ -385,6 +408,51 @@ fn count(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> StoreResult<
 
 #[async_trait]
 impl Store for SqliteStore {
+    // --- wallets (stored-value model) ---
+    async fn payout_model(&self, account: AccountId) -> StoreResult<Option<String>> {
+        self.read(move |c| wallets::payout_model(c, account)).await
+    }
+    async fn recipient(&self, account: AccountId, id: Uuid) -> StoreResult<Option<crate::RecipientRow>> {
+        self.read(move |c| wallets::recipient(c, Some(account), id)).await
+    }
+    async fn recipients(&self, account: AccountId, page: PageRequest) -> StoreResult<Page<crate::RecipientRow>> {
+        self.read(move |c| wallets::recipients(c, account, page)).await
+    }
+    async fn recipient_credential(&self, client_id: &str) -> StoreResult<Option<crate::RecipientCredentialRow>> {
+        let client_id = client_id.to_owned();
+        self.read(move |c| wallets::recipient_credential(c, &client_id)).await
+    }
+    async fn recipient_token(&self, token_hash: &str) -> StoreResult<Option<crate::RecipientTokenRow>> {
+        let token_hash = token_hash.to_owned();
+        self.read(move |c| wallets::recipient_token(c, &token_hash)).await
+    }
+    async fn recipient_transfer_methods(&self, recipient: Uuid) -> StoreResult<Vec<crate::TransferMethodRow>> {
+        self.read(move |c| wallets::transfer_methods(c, recipient)).await
+    }
+    async fn wallet_payout(&self, account: AccountId, id: Uuid) -> StoreResult<Option<crate::WalletPayoutRow>> {
+        self.read(move |c| wallets::wallet_payout(c, account, id)).await
+    }
+    async fn wallet_payouts(
+        &self,
+        account: AccountId,
+        recipient: Option<Uuid>,
+        page: PageRequest,
+    ) -> StoreResult<Page<crate::WalletPayoutRow>> {
+        self.read(move |c| wallets::wallet_payouts(c, account, recipient, page)).await
+    }
+    async fn wallet_withdrawals(
+        &self,
+        recipient: Uuid,
+        page: PageRequest,
+    ) -> StoreResult<Page<crate::WalletWithdrawalRow>> {
+        self.read(move |c| wallets::wallet_withdrawals(c, recipient, page)).await
+    }
+    async fn audit_wallet_by_reference(&self) -> StoreResult<Vec<crate::WalletByReference>> {
+        self.read(wallets::audit_wallet_by_reference).await
+    }
+    async fn audit_wallet_withdrawals(&self) -> StoreResult<Vec<crate::WalletWithdrawalAudit>> {
+        self.read(wallets::audit_wallet_withdrawals).await
+    }
     fn backend(&self) -> Backend {
         Backend::Sqlite
     }
@@ -394,7 +462,7 @@ impl Store for SqliteStore {
         let conn = tokio::task::spawn_blocking(move || connect(&path))
             .await
             .map_err(|e| StoreError::Database(e.to_string()))??;
-        Ok(Box::new(SqliteWriterConn { conn, ledger_ids: HashMap::new() }))
+        Ok(Box::new(SqliteWriterConn { conn, ledger_ids: HashMap::new(), keys: self.keys.clone() }))
     }
 
     async fn has_platform_account(&self) -> StoreResult<bool> {
@@ -402,7 +470,7 @@ impl Store for SqliteStore {
     }
 
     async fn account(&self, id: AccountId) -> StoreResult<Option<AccountRow>> {
-        self.read(move |c| get_account(c, id)).await
+        self.read(move |c| get_account(c, id)).await?.map(|a| self.keys.open_account(a)).transpose()
     }
 
     async fn connected_accounts(&self, parent: AccountId, page: PageRequest) -> StoreResult<Page<AccountRow>> {
@@ -419,6 +487,7 @@ impl Store for SqliteStore {
             Ok(Page { total_items: total, items })
         })
         .await
+        .and_then(|page| self.keys.open_page(page, crate::crypto::KeyRing::open_account))
     }
 
     async fn credential_by_client_id(&self, client_id: &str) -> StoreResult<Option<CredentialRow>> {
@@ -445,27 +514,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn token(&self, token_hash: &str) -> StoreResult<Option<TokenRow>> {
+    async fn token(&self, token_hash: &str) -> StoreResult<Option<TokenGrant>> {
         let token_hash = token_hash.to_owned();
-        self.read(move |c| {
-            let raw: Option<(String, String, String, i64, i64)> = c
-                .prepare_cached(
-                    "SELECT t.token_hash, t.credential_id, t.account_id, t.expires_at, t.created_at FROM auth_tokens t JOIN credentials c ON c.id = t.credential_id WHERE t.token_hash = ?1 AND c.revoked_at IS NULL",
-                )?
-                .query_row([token_hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
-                .optional()?;
-            raw.map(|(token_hash, cred, account, expires, created)| {
-                Ok(TokenRow {
-                    token_hash,
-                    credential_id: uuid(&cred)?,
-                    account_id: account_id(&account)?,
-                    expires_at: from_ms(expires)?,
-                    created_at: from_ms(created)?,
-                })
-            })
-            .transpose()
-        })
-        .await
+        self.read(move |c| credentials::token_grant(c, &token_hash)).await
+    }
+
+    async fn credentials(&self, account: AccountId) -> StoreResult<Vec<CredentialView>> {
+        self.read(move |c| credentials::credentials(c, account)).await
     }
 
     async fn idempotency(&self, account: AccountId, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
@@ -666,7 +721,10 @@ impl Store for SqliteStore {
     }
 
     async fn beneficiary(&self, account: AccountId, id: Uuid) -> StoreResult<Option<BeneficiaryRow>> {
-        self.read(move |c| payouts::beneficiary(c, Some(account), id)).await
+        self.read(move |c| payouts::beneficiary(c, Some(account), id))
+            .await?
+            .map(|b| self.keys.open_beneficiary(b))
+            .transpose()
     }
 
     async fn beneficiaries(
@@ -676,7 +734,8 @@ impl Store for SqliteStore {
         page: PageRequest,
     ) -> StoreResult<Page<BeneficiaryRow>> {
         let filter = filter.clone();
-        self.read(move |c| payouts::beneficiaries(c, account, &filter, page)).await
+        let page = self.read(move |c| payouts::beneficiaries(c, account, &filter, page)).await?;
+        self.keys.open_page(page, crate::crypto::KeyRing::open_beneficiary)
     }
 
     async fn file(&self, account: AccountId, id: Uuid) -> StoreResult<Option<FileRow>> {
@@ -684,7 +743,7 @@ impl Store for SqliteStore {
     }
 
     async fn payout(&self, account: AccountId, id: Uuid) -> StoreResult<Option<PayoutRow>> {
-        self.read(move |c| payouts::payout(c, Some(account), id)).await
+        self.read(move |c| payouts::payout(c, Some(account), id)).await?.map(|p| self.keys.open_payout(p)).transpose()
     }
 
     async fn payouts(
@@ -694,7 +753,8 @@ impl Store for SqliteStore {
         page: PageRequest,
     ) -> StoreResult<Page<PayoutRow>> {
         let filter = filter.clone();
-        self.read(move |c| payouts::payouts(c, account, &filter, page)).await
+        let page = self.read(move |c| payouts::payouts(c, account, &filter, page)).await?;
+        self.keys.open_page(page, crate::crypto::KeyRing::open_payout)
     }
 
     async fn payout_history(&self, id: Uuid) -> StoreResult<Vec<PayoutTransition>> {
@@ -715,12 +775,14 @@ impl Store for SqliteStore {
     }
 
     async fn open_payouts(&self, before: OffsetDateTime, limit: u32) -> StoreResult<Vec<PayoutRow>> {
-        self.read(move |c| payouts::open_payouts(c, ms(before), limit)).await
+        let rows = self.read(move |c| payouts::open_payouts(c, ms(before), limit)).await?;
+        rows.into_iter().map(|p| self.keys.open_payout(p)).collect()
     }
 
     async fn payout_by_short_reference(&self, short_reference: &str) -> StoreResult<Option<PayoutRow>> {
         let short_reference = short_reference.to_owned();
-        self.read(move |c| payouts::payout_by_short_reference(c, &short_reference)).await
+        let row = self.read(move |c| payouts::payout_by_short_reference(c, &short_reference)).await?;
+        row.map(|p| self.keys.open_payout(p)).transpose()
     }
 
     async fn audit_entries(&self, after: Option<(AccountId, i64)>, limit: u32) -> StoreResult<Vec<StoredEntry>> {
@@ -847,12 +909,200 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    // --- sftp ---
+    async fn sftp_key_by_fingerprint(&self, fingerprint: &str) -> StoreResult<Option<crate::SftpKeyRow>> {
+        let fingerprint = fingerprint.to_owned();
+        self.read(move |c| sftp::key_by_fingerprint(c, &fingerprint)).await
+    }
+
+    async fn sftp_keys(&self, account: AccountId, page: PageRequest) -> StoreResult<Page<crate::SftpKeyRow>> {
+        self.read(move |c| sftp::keys(c, account, page)).await
+    }
+
+    async fn sftp_file(&self, id: Uuid) -> StoreResult<Option<crate::SftpFileRow>> {
+        self.read(move |c| sftp::file(c, id)).await
+    }
+
+    async fn sftp_open_files(&self) -> StoreResult<Vec<crate::SftpFileRow>> {
+        self.read(sftp::open_files).await
+    }
+
+    // --- audit trail ---
+    async fn audit_log(
+        &self,
+        account: AccountId,
+        filter: &crate::AuditFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<crate::AuditRow>> {
+        let filter = filter.clone();
+        self.read(move |c| audit::list(c, account, &filter, page)).await
+    }
+
+    async fn audit_log_chain(
+        &self,
+        account: AccountId,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::AuditRow>> {
+        self.read(move |c| audit::chain(c, account, after_seq, limit)).await
+    }
+
+    async fn audit_log_heads(&self) -> StoreResult<Vec<(AccountId, i64, String)>> {
+        self.read(audit::heads).await
+    }
+
+    // --- reports ---
+    async fn report_ledger_lines(
+        &self,
+        account: AccountId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        after: Option<(i64, i64)>,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::ReportLedgerLine>> {
+        self.read(move |c| reports::ledger_lines(c, account, from, to, after, limit)).await
+    }
+
+    async fn report_balances_at(
+        &self,
+        account: AccountId,
+        at: OffsetDateTime,
+    ) -> StoreResult<Vec<(String, String, i64)>> {
+        self.read(move |c| reports::balances_at(c, account, at)).await
+    }
+
+    async fn report_payouts(
+        &self,
+        account: AccountId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        after: Option<(OffsetDateTime, Uuid)>,
+        limit: u32,
+    ) -> StoreResult<Vec<PayoutRow>> {
+        self.read(move |c| reports::payouts(c, account, from, to, after, limit)).await
+    }
+
+    async fn report_reference_lines(
+        &self,
+        account: AccountId,
+        reference_type: &str,
+        ids: &[Uuid],
+    ) -> StoreResult<Vec<crate::ReportLedgerLine>> {
+        let (reference_type, ids) = (reference_type.to_owned(), ids.to_vec());
+        self.read(move |c| reports::reference_lines(c, account, &reference_type, &ids)).await
+    }
+
+    async fn report(&self, account: AccountId, id: Uuid) -> StoreResult<Option<crate::ReportRow>> {
+        self.read(move |c| reports::report(c, account, id)).await
+    }
+
+    async fn reports(&self, account: AccountId, page: PageRequest) -> StoreResult<Page<crate::ReportRow>> {
+        self.read(move |c| reports::reports(c, account, page)).await
+    }
+
+    async fn report_content(&self, account: AccountId, id: Uuid) -> StoreResult<Option<Vec<u8>>> {
+        self.read(move |c| reports::content(c, account, id)).await
+    }
+
+    async fn reports_due(&self, now: OffsetDateTime) -> StoreResult<bool> {
+        self.read(move |c| reports::due(c, now)).await
+    }
+
+    async fn active_accounts(&self, after: Option<AccountId>, limit: u32) -> StoreResult<Vec<AccountId>> {
+        self.read(move |c| reports::active_accounts(c, after, limit)).await
+    }
+
+    // --- batches ---
+    async fn payout_batch(&self, account: AccountId, id: Uuid) -> StoreResult<Option<crate::PayoutBatchRow>> {
+        self.read(move |c| batches::batch(c, Some(account), id)).await
+    }
+
+    async fn payout_batches(&self, account: AccountId, page: PageRequest) -> StoreResult<Page<crate::PayoutBatchRow>> {
+        self.read(move |c| batches::batches(c, account, page)).await
+    }
+
+    async fn payout_batch_items(
+        &self,
+        batch: Uuid,
+        status: Option<String>,
+        page: PageRequest,
+    ) -> StoreResult<Page<crate::BatchItemRow>> {
+        self.read(move |c| batches::items(c, batch, status.as_deref(), page)).await
+    }
+
+    async fn payout_batch_totals(&self, batch: Uuid) -> StoreResult<Vec<crate::BatchStatusTotal>> {
+        self.read(move |c| batches::totals(c, batch)).await
+    }
+
+    async fn approval_policy(&self, account: AccountId) -> StoreResult<Option<crate::ApprovalPolicyRow>> {
+        self.read(move |c| batches::policy(c, account)).await
+    }
+
+    async fn payout_batches_to_resume(&self, limit: u32) -> StoreResult<Vec<crate::PayoutBatchRow>> {
+        self.read(move |c| batches::to_resume(c, limit)).await
+    }
+
+    // --- compliance (issue 7) ---
+    async fn latest_screening_list(&self) -> StoreResult<Option<(crate::ScreeningListRow, crate::ScreeningFiles)>> {
+        self.read(compliance::latest_list).await
+    }
+
+    async fn screening_lists(&self, limit: u32) -> StoreResult<Vec<crate::ScreeningListRow>> {
+        self.read(move |c| compliance::lists(c, limit)).await
+    }
+
+    async fn compliance_review(
+        &self,
+        account: Option<AccountId>,
+        id: Uuid,
+    ) -> StoreResult<Option<crate::ComplianceReviewRow>> {
+        self.read(move |c| compliance::review(c, account, id)).await
+    }
+
+    async fn compliance_reviews(
+        &self,
+        account: Option<AccountId>,
+        filter: &crate::ReviewFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<crate::ComplianceReviewRow>> {
+        let filter = filter.clone();
+        self.read(move |c| compliance::reviews(c, account, &filter, page)).await
+    }
+
+    async fn screening_hits(&self, review: Uuid) -> StoreResult<Vec<crate::ScreeningHitRow>> {
+        self.read(move |c| compliance::hits(c, review)).await
+    }
+
+    async fn compliance_rules(&self, account: AccountId) -> StoreResult<Option<crate::ComplianceRulesRow>> {
+        self.read(move |c| compliance::rules(c, account)).await
+    }
+
+    async fn latest_review_status(&self, subject: Uuid) -> StoreResult<Option<String>> {
+        self.read(move |c| compliance::latest_review_status(c, subject)).await
+    }
+
+    // --- jobs ---
+    async fn job(&self, id: Uuid) -> StoreResult<Option<JobRow>> {
+        self.read(move |c| jobs::job(c, id)).await
+    }
+
+    async fn jobs(&self, kind: Option<&str>, status: Option<&str>, limit: u32) -> StoreResult<Vec<JobRow>> {
+        let (kind, status) = (kind.map(str::to_owned), status.map(str::to_owned));
+        self.read(move |c| jobs::jobs(c, kind.as_deref(), status.as_deref(), limit)).await
+    }
+
+    async fn jobs_due(&self, kinds: &[&str], now: OffsetDateTime) -> StoreResult<bool> {
+        let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
+        self.read(move |c| jobs::jobs_due(c, &kinds.iter().map(String::as_str).collect::<Vec<_>>(), now)).await
+    }
 }
 
 /// The writer's connection, plus a cache of ledger account ids (they never change once created).
 pub struct SqliteWriterConn {
     conn: Connection,
     ledger_ids: HashMap<LedgerKey, i64>,
+    keys: Arc<crate::crypto::KeyRing>,
 }
 
 #[async_trait]
@@ -912,6 +1162,47 @@ impl SqliteTx<'_> {
 
 #[async_trait]
 impl WriteTx for SqliteTx<'_> {
+    // --- wallets (stored-value model) ---
+    async fn payout_model(&mut self, account: AccountId) -> StoreResult<Option<String>> {
+        wallets::payout_model(&self.w.conn, account)
+    }
+    async fn set_payout_model(&mut self, account: AccountId, model: &str, at: OffsetDateTime) -> StoreResult<()> {
+        wallets::set_payout_model(&self.w.conn, account, model, at)
+    }
+    async fn recipient(&mut self, id: Uuid) -> StoreResult<Option<crate::RecipientRow>> {
+        wallets::recipient(&self.w.conn, None, id)
+    }
+    async fn recipient_by_reference(
+        &mut self,
+        account: AccountId,
+        external_reference: &str,
+    ) -> StoreResult<Option<crate::RecipientRow>> {
+        wallets::recipient_by_reference(&self.w.conn, account, external_reference)
+    }
+    async fn insert_recipient(&mut self, row: &crate::RecipientRow) -> StoreResult<()> {
+        wallets::insert_recipient(&self.w.conn, row)
+    }
+    async fn insert_recipient_credential(&mut self, row: &crate::RecipientCredentialRow) -> StoreResult<()> {
+        wallets::insert_recipient_credential(&self.w.conn, row)
+    }
+    async fn insert_recipient_token(&mut self, row: &crate::RecipientTokenRow) -> StoreResult<()> {
+        wallets::insert_recipient_token(&self.w.conn, row)
+    }
+    async fn transfer_method(&mut self, id: Uuid) -> StoreResult<Option<crate::TransferMethodRow>> {
+        wallets::transfer_method(&self.w.conn, id)
+    }
+    async fn insert_transfer_method(&mut self, row: &crate::TransferMethodRow) -> StoreResult<()> {
+        wallets::insert_transfer_method(&self.w.conn, row)
+    }
+    async fn insert_wallet_payout(&mut self, row: &crate::WalletPayoutRow) -> StoreResult<()> {
+        wallets::insert_wallet_payout(&self.w.conn, row)
+    }
+    async fn wallet_withdrawal(&mut self, payout: Uuid) -> StoreResult<Option<crate::WalletWithdrawalRow>> {
+        wallets::wallet_withdrawal(&self.w.conn, payout)
+    }
+    async fn insert_wallet_withdrawal(&mut self, row: &crate::WalletWithdrawalRow) -> StoreResult<()> {
+        wallets::insert_wallet_withdrawal(&self.w.conn, row)
+    }
     async fn savepoint(&mut self) -> StoreResult<()> {
         self.marks.push(self.created.len());
         self.w.conn.execute_batch("SAVEPOINT cmd")?;
@@ -1066,7 +1357,7 @@ impl WriteTx for SqliteTx<'_> {
                 row.parent_id.map(|p| p.to_string()),
                 row.kind,
                 row.status,
-                row.bank_account.as_ref().map(|b| bank_to_json(b).to_string()),
+                row.bank_account.as_ref().map(|b| self.w.keys.seal_bank_json(b)).transpose()?,
                 ms(row.created_at)
             ])?;
         Ok(())
@@ -1077,12 +1368,12 @@ impl WriteTx for SqliteTx<'_> {
             .w
             .conn
             .prepare_cached("UPDATE accounts SET bank_account = ?2 WHERE id = ?1")?
-            .execute(params![account.to_string(), bank.map(|b| bank_to_json(b).to_string())])?;
+            .execute(params![account.to_string(), bank.map(|b| self.w.keys.seal_bank_json(b)).transpose()?])?;
         Ok(n == 1)
     }
 
     async fn account(&mut self, id: AccountId) -> StoreResult<Option<AccountRow>> {
-        get_account(&self.w.conn, id)
+        get_account(&self.w.conn, id)?.map(|a| self.w.keys.open_account(a)).transpose()
     }
 
     async fn insert_credential(&mut self, row: &CredentialRow) -> StoreResult<()> {
@@ -1105,6 +1396,10 @@ impl WriteTx for SqliteTx<'_> {
         )?
         .execute(params![row.token_hash, row.credential_id.to_string(), row.account_id.to_string(), ms(row.expires_at), ms(row.created_at)])?;
         Ok(())
+    }
+
+    async fn revoke_credential(&mut self, account: AccountId, id: Uuid, at: OffsetDateTime) -> StoreResult<bool> {
+        credentials::revoke(&self.w.conn, account, id, at)
     }
 
     async fn insert_deposit(&mut self, d: &DepositRow) -> StoreResult<()> {
@@ -1197,15 +1492,15 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     async fn insert_beneficiary(&mut self, row: &BeneficiaryRow) -> StoreResult<()> {
-        payouts::insert_beneficiary(&self.w.conn, row)
+        payouts::insert_beneficiary(&self.w.conn, &self.w.keys.seal_beneficiary(row)?)
     }
 
     async fn update_beneficiary(&mut self, row: &BeneficiaryRow) -> StoreResult<()> {
-        payouts::update_beneficiary(&self.w.conn, row)
+        payouts::update_beneficiary(&self.w.conn, &self.w.keys.seal_beneficiary(row)?)
     }
 
     async fn beneficiary(&mut self, id: Uuid) -> StoreResult<Option<BeneficiaryRow>> {
-        payouts::beneficiary(&self.w.conn, None, id)
+        payouts::beneficiary(&self.w.conn, None, id)?.map(|b| self.w.keys.open_beneficiary(b)).transpose()
     }
 
     async fn insert_file(&mut self, row: &FileRow, content: &[u8]) -> StoreResult<()> {
@@ -1217,11 +1512,11 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     async fn insert_payout(&mut self, row: &PayoutRow) -> StoreResult<()> {
-        payouts::insert_payout(&self.w.conn, row)
+        payouts::insert_payout(&self.w.conn, &self.w.keys.seal_payout(row)?)
     }
 
     async fn payout(&mut self, id: Uuid) -> StoreResult<Option<PayoutRow>> {
-        payouts::payout(&self.w.conn, None, id)
+        payouts::payout(&self.w.conn, None, id)?.map(|p| self.w.keys.open_payout(p)).transpose()
     }
 
     async fn insert_transfer(&mut self, row: &crate::TransferRow) -> StoreResult<()> {
@@ -1322,5 +1617,219 @@ impl WriteTx for SqliteTx<'_> {
         at: OffsetDateTime,
     ) -> StoreResult<u64> {
         self.webhook_replay(filter, at)
+    }
+
+    // --- sftp ---
+    async fn insert_sftp_key(&mut self, row: &crate::SftpKeyRow) -> StoreResult<()> {
+        sftp::insert_key(&self.w.conn, row)
+    }
+
+    async fn sftp_key_by_fingerprint(&mut self, fingerprint: &str) -> StoreResult<Option<crate::SftpKeyRow>> {
+        sftp::key_by_fingerprint(&self.w.conn, fingerprint)
+    }
+
+    async fn revoke_sftp_key(&mut self, account: AccountId, id: Uuid, at: OffsetDateTime) -> StoreResult<bool> {
+        sftp::revoke_key(&self.w.conn, account, id, at)
+    }
+
+    async fn insert_sftp_file(&mut self, row: &crate::SftpFileRow) -> StoreResult<()> {
+        sftp::insert_file(&self.w.conn, row)
+    }
+
+    async fn sftp_file(&mut self, id: Uuid) -> StoreResult<Option<crate::SftpFileRow>> {
+        sftp::file(&self.w.conn, id)
+    }
+
+    async fn sftp_file_by_content(
+        &mut self,
+        account: AccountId,
+        kind: &str,
+        sha256: &str,
+    ) -> StoreResult<Option<crate::SftpFileRow>> {
+        sftp::file_by_content(&self.w.conn, account, kind, sha256)
+    }
+
+    async fn update_sftp_file(
+        &mut self,
+        id: Uuid,
+        status: &str,
+        batch_id: Option<Uuid>,
+        detail: Option<&str>,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        sftp::update_file(&self.w.conn, id, status, batch_id, detail, at)
+    }
+
+    // --- audit trail ---
+    async fn lock_audit_chains(&mut self, _accounts: &[AccountId]) -> StoreResult<()> {
+        // BEGIN IMMEDIATE already holds the database's one write lock.
+        Ok(())
+    }
+
+    async fn append_audit(&mut self, draft: &crate::AuditDraft) -> StoreResult<crate::AuditRow> {
+        audit::append(&self.w.conn, draft)
+    }
+
+    async fn reseal_secrets(&mut self) -> StoreResult<u64> {
+        secrets::reseal(&self.w.conn, &self.w.keys)
+    }
+
+    // --- reports ---
+    async fn insert_report(&mut self, row: &crate::ReportRow) -> StoreResult<bool> {
+        reports::insert(&self.w.conn, row)
+    }
+
+    async fn claim_reports(
+        &mut self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::ReportRow>> {
+        reports::claim(&self.w.conn, now, lease_until, limit)
+    }
+
+    async fn finish_report(&mut self, finish: &crate::ReportFinish) -> StoreResult<bool> {
+        reports::finish(&self.w.conn, finish)
+    }
+
+    // --- batches ---
+    async fn insert_payout_batch(&mut self, row: &crate::PayoutBatchRow) -> StoreResult<()> {
+        batches::insert_batch(&self.w.conn, row)
+    }
+
+    async fn payout_batch(&mut self, id: Uuid) -> StoreResult<Option<crate::PayoutBatchRow>> {
+        batches::batch(&self.w.conn, None, id)
+    }
+
+    async fn update_payout_batch(&mut self, row: &crate::PayoutBatchRow) -> StoreResult<()> {
+        batches::update_batch(&self.w.conn, row)
+    }
+
+    async fn payout_batch_by_hash(&mut self, account: AccountId, sha256: &str) -> StoreResult<Option<Uuid>> {
+        batches::batch_by_hash(&self.w.conn, account, sha256)
+    }
+
+    async fn insert_batch_items(&mut self, items: &[crate::BatchItemRow]) -> StoreResult<()> {
+        batches::insert_items(&self.w.conn, items)
+    }
+
+    async fn batch_items_with_status(
+        &mut self,
+        batch: Uuid,
+        status: &str,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::BatchItemRow>> {
+        batches::items_with_status(&self.w.conn, batch, status, after, limit)
+    }
+
+    async fn update_batch_item(&mut self, item: &crate::BatchItemRow) -> StoreResult<()> {
+        batches::update_item(&self.w.conn, item)
+    }
+
+    async fn set_batch_items_status(&mut self, batch: Uuid, from: &str, to: &str) -> StoreResult<u64> {
+        batches::set_items_status(&self.w.conn, batch, from, to)
+    }
+
+    async fn mark_batch_items_created(&mut self, batch: Uuid, created: &[(i64, Uuid)]) -> StoreResult<()> {
+        batches::mark_created(&self.w.conn, batch, created)
+    }
+
+    async fn payout_batch_id(&mut self, payout: Uuid) -> StoreResult<Option<Uuid>> {
+        batches::payout_batch_id(&self.w.conn, payout)
+    }
+
+    async fn approval_policy(&mut self, account: AccountId) -> StoreResult<Option<crate::ApprovalPolicyRow>> {
+        batches::policy(&self.w.conn, account)
+    }
+
+    async fn upsert_approval_policy(&mut self, row: &crate::ApprovalPolicyRow) -> StoreResult<()> {
+        batches::upsert_policy(&self.w.conn, row)
+    }
+
+    // --- compliance (issue 7) ---
+    async fn insert_screening_list(
+        &mut self,
+        list: &crate::ScreeningListRow,
+        files: &crate::ScreeningFiles,
+    ) -> StoreResult<()> {
+        compliance::insert_list(&self.w.conn, list, files)
+    }
+
+    async fn screening_list_version(&mut self) -> StoreResult<Option<i64>> {
+        compliance::list_version(&self.w.conn)
+    }
+
+    async fn screening_list_files(&mut self, version: i64) -> StoreResult<Option<crate::ScreeningFiles>> {
+        compliance::list_files(&self.w.conn, version)
+    }
+
+    async fn insert_compliance_review(&mut self, row: &crate::ComplianceReviewRow) -> StoreResult<()> {
+        compliance::insert_review(&self.w.conn, row)
+    }
+
+    async fn compliance_review(&mut self, id: Uuid) -> StoreResult<Option<crate::ComplianceReviewRow>> {
+        compliance::review(&self.w.conn, None, id)
+    }
+
+    async fn decide_compliance_review(&mut self, decision: &crate::ReviewDecisionRow) -> StoreResult<bool> {
+        compliance::decide_review(&self.w.conn, decision)
+    }
+
+    async fn latest_review_status(&mut self, subject: Uuid) -> StoreResult<Option<String>> {
+        compliance::latest_review_status(&self.w.conn, subject)
+    }
+
+    async fn insert_screening_hit(&mut self, row: &crate::ScreeningHitRow) -> StoreResult<()> {
+        compliance::insert_hit(&self.w.conn, row)
+    }
+
+    async fn cleared_screening_entries(&mut self, beneficiary: Uuid) -> StoreResult<Vec<(String, String)>> {
+        compliance::cleared_entries(&self.w.conn, beneficiary)
+    }
+
+    async fn compliance_rules(&mut self, account: AccountId) -> StoreResult<Option<crate::ComplianceRulesRow>> {
+        compliance::rules(&self.w.conn, account)
+    }
+
+    async fn upsert_compliance_rules(&mut self, row: &crate::ComplianceRulesRow) -> StoreResult<()> {
+        compliance::upsert_rules(&self.w.conn, row)
+    }
+
+    async fn compliance_context(
+        &mut self,
+        account: AccountId,
+        beneficiary: Uuid,
+    ) -> StoreResult<crate::ComplianceContext> {
+        compliance::context(&self.w.conn, account, beneficiary)
+    }
+
+    async fn payout_totals(
+        &mut self,
+        account: AccountId,
+        currency: Option<&str>,
+        beneficiary: Option<Uuid>,
+        since: OffsetDateTime,
+    ) -> StoreResult<crate::PayoutTotals> {
+        compliance::payout_totals(&self.w.conn, account, currency, beneficiary, since)
+    }
+
+    // --- jobs ---
+    async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<bool> {
+        jobs::enqueue(&self.w.conn, job)
+    }
+
+    async fn claim_jobs(
+        &mut self,
+        kinds: &[&str],
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<JobRow>> {
+        jobs::claim(&self.w.conn, kinds, now, lease_until, limit)
+    }
+
+    async fn finish_job(&mut self, id: Uuid, claim_token: Uuid, end: &JobEnd, at: OffsetDateTime) -> StoreResult<bool> {
+        jobs::finish(&self.w.conn, id, claim_token, end, at)
     }
 }

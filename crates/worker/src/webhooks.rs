@@ -31,6 +31,9 @@ pub struct WebhookWorkerConfig {
     /// At shutdown, how long in-flight requests may take to finish before they are dropped
     /// (their leases expire and they are sent again).
     pub shutdown_grace: Duration,
+    /// How long a claimed delivery is ours. A worker that dies mid-flight delays its deliveries
+    /// by this much; one slower than this may deliver an event twice.
+    pub lease: Duration,
 }
 
 impl Default for WebhookWorkerConfig {
@@ -40,6 +43,7 @@ impl Default for WebhookWorkerConfig {
             concurrency: 32,
             request_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(5),
+            lease: Duration::from_secs(LEASE.whole_seconds().unsigned_abs()),
         }
     }
 }
@@ -71,7 +75,7 @@ pub async fn run(engine: Arc<Engine>, config: WebhookWorkerConfig, shutdown: Can
         let free = concurrency.saturating_sub(inflight.len());
         let mut more_due = false;
         if free > 0 && !shutdown.is_cancelled() {
-            match claim(&engine, free).await {
+            match claim(&engine, free, config.lease).await {
                 Ok(batch) => {
                     more_due = batch.len() == free;
                     for delivery in batch {
@@ -103,12 +107,13 @@ pub async fn run(engine: Arc<Engine>, config: WebhookWorkerConfig, shutdown: Can
 }
 
 /// Lease up to `limit` due deliveries. A read first, so an idle system does not write.
-async fn claim(engine: &Engine, limit: usize) -> Result<Vec<ClaimedDelivery>, CommandError> {
+async fn claim(engine: &Engine, limit: usize, lease: Duration) -> Result<Vec<ClaimedDelivery>, CommandError> {
     if !engine.store().webhook_deliveries_due(engine.clock().now()).await? {
         return Ok(Vec::new());
     }
     let limit = u32::try_from(limit).unwrap_or(u32::MAX);
-    match engine.execute(Command::ClaimWebhookDeliveries { limit, lease: LEASE }).await? {
+    let lease = time::Duration::try_from(lease).unwrap_or(LEASE);
+    match engine.execute(Command::ClaimWebhookDeliveries { limit, lease }).await? {
         Outcome::WebhookDeliveriesClaimed(batch) => Ok(batch),
         other => Err(CommandError::Internal(format!("claim answered {other:?}"))),
     }

@@ -28,6 +28,8 @@ struct Unified {
     available: i64,
     pending: i64,
     reserve: i64,
+    /// Every recipient wallet (stored-value model): still the client's money.
+    wallets: i64,
     created: Option<OffsetDateTime>,
     updated: Option<OffsetDateTime>,
 }
@@ -40,6 +42,7 @@ fn unify(rows: Vec<BalanceRow>) -> BTreeMap<String, Unified> {
             "available" => u.available += row.balance,
             "pending" => u.pending += row.balance,
             "reserve" => u.reserve += row.balance,
+            k if k.starts_with("wallet:") => u.wallets += row.balance,
             _ => continue,
         }
         u.created = Some(u.created.map_or(row.created_at, |c| c.min(row.created_at)));
@@ -56,7 +59,8 @@ fn balance_json(account: AccountId, currency: &str, u: &Unified) -> Value {
         "available_balance": decimal(u.available, currency),
         "pending_balance": decimal(u.pending, currency),
         "reserved_balance": decimal(u.reserve, currency),
-        "unified_balance": decimal(u.available + u.pending + u.reserve, currency),
+        "wallet_balance": decimal(u.wallets, currency),
+        "unified_balance": decimal(u.available + u.pending + u.reserve + u.wallets, currency),
         "prepaid_balance": zero,
         "margin_balance": zero,
         "frozen_balance": zero,

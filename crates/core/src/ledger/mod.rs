@@ -159,6 +159,8 @@ pub enum EntryKind {
     Conversion,
     TransferOut,
     TransferIn,
+    // --- wallets ---
+    WalletCredit,
 }
 
 impl EntryKind {
@@ -176,6 +178,7 @@ impl EntryKind {
             EntryKind::Conversion => "conversion",
             EntryKind::TransferOut => "transfer_out",
             EntryKind::TransferIn => "transfer_in",
+            EntryKind::WalletCredit => "wallet_credit",
         }
     }
 }

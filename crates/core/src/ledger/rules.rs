@@ -200,3 +200,134 @@ pub fn transfer_in(account: AccountId, currency: Currency, amount: Amount, refer
     };
     draft(account, EntryKind::TransferIn, reference, vec![leg])
 }
+
+// --- wallets (stored-value model) ---
+//
+// A recipient's wallet is a ledger account of the client (`Kind::Wallet(recipient)`), on the
+// client's own chain: the money stays the client's until a withdrawal to the recipient's transfer
+// method completes. A withdrawal is a held payout whose hold comes from the wallet and whose void
+// or late return goes back to the wallet; the post is the ordinary `post_hold`.
+
+/// A stored-value payout: client available → the recipient's wallet.
+pub fn wallet_credit(
+    account: AccountId,
+    currency: Currency,
+    recipient: uuid::Uuid,
+    amount: Amount,
+    reference: Reference,
+) -> EntryDraft {
+    let leg = Leg {
+        from: client(account, currency, Kind::Available),
+        to: client(account, currency, Kind::Wallet(recipient)),
+        amount,
+    };
+    draft(account, EntryKind::WalletCredit, reference, vec![leg])
+}
+
+/// A wallet withdrawal is accepted: amount plus fee move wallet → pending (a hold).
+pub fn wallet_hold(
+    account: AccountId,
+    currency: Currency,
+    recipient: uuid::Uuid,
+    total: Amount,
+    reference: Reference,
+) -> EntryDraft {
+    let leg = Leg {
+        from: client(account, currency, Kind::Wallet(recipient)),
+        to: client(account, currency, Kind::Pending),
+        amount: total,
+    };
+    draft(account, EntryKind::Hold, reference, vec![leg])
+}
+
+/// A wallet withdrawal fails, is rejected or cancelled: pending → the wallet it came from.
+pub fn void_wallet_hold(
+    account: AccountId,
+    currency: Currency,
+    recipient: uuid::Uuid,
+    total: Amount,
+    reference: Reference,
+) -> EntryDraft {
+    let leg = Leg {
+        from: client(account, currency, Kind::Pending),
+        to: client(account, currency, Kind::Wallet(recipient)),
+        amount: total,
+    };
+    draft(account, EntryKind::HoldVoided, reference, vec![leg])
+}
+
+/// Money of a completed wallet withdrawal comes back: FBO bank → the recipient's wallet.
+pub fn late_return_to_wallet(
+    account: AccountId,
+    currency: Currency,
+    recipient: uuid::Uuid,
+    amount: Amount,
+    reference: Reference,
+) -> EntryDraft {
+    let leg = Leg {
+        from: LedgerKey::platform(currency, Kind::FboBank),
+        to: client(account, currency, Kind::Wallet(recipient)),
+        amount,
+    };
+    draft(account, EntryKind::LateReturn, reference, vec![leg])
+}
+
+#[cfg(test)]
+mod wallet_tests {
+    use super::*;
+    use crate::ledger::{Book, Overdraft};
+    use uuid::Uuid;
+
+    fn usd() -> Currency {
+        Currency::parse("USD").expect("USD")
+    }
+
+    fn amt(minor: i64) -> Amount {
+        Amount::from_minor(minor).expect("amount")
+    }
+
+    fn r() -> Reference {
+        Reference { kind: "test", id: Uuid::new_v4() }
+    }
+
+    #[test]
+    fn a_wallet_flow_keeps_the_money_on_the_client_chain() {
+        let account = AccountId(Uuid::new_v4());
+        let recipient = Uuid::new_v4();
+        let wallet = LedgerKey::client(account, usd(), Kind::Wallet(recipient));
+        let available = LedgerKey::client(account, usd(), Kind::Available);
+        let pending = LedgerKey::client(account, usd(), Kind::Pending);
+        let mut book = Book::new();
+        let mut n = 0;
+        let mut post = |book: &mut Book, d: &EntryDraft| {
+            assert!(d.validate().is_ok());
+            n += 1;
+            book.post(d, format!("e{n}"), n)
+        };
+        post(&mut book, &deposit_received(account, usd(), amt(10_000), r())).expect("deposit");
+        post(&mut book, &deposit_cleared(account, usd(), amt(10_000), r())).expect("clear");
+        post(&mut book, &wallet_credit(account, usd(), recipient, amt(10_000), r())).expect("credit");
+        assert_eq!((book.balance(&available), book.balance(&wallet)), (0, 10_000));
+        // The wallet cannot be overdrawn.
+        let too_much = wallet_hold(account, usd(), recipient, amt(10_001), r());
+        assert!(matches!(post(&mut book, &too_much), Err(Overdraft::Insufficient { .. })));
+        post(&mut book, &wallet_hold(account, usd(), recipient, amt(3_000), r())).expect("hold");
+        assert_eq!((book.balance(&wallet), book.balance(&pending)), (7_000, 3_000));
+        post(&mut book, &post_hold(account, usd(), amt(3_000), Amount::ZERO, r())).expect("post");
+        assert_eq!((book.balance(&wallet), book.balance(&pending)), (7_000, 0));
+        post(&mut book, &wallet_hold(account, usd(), recipient, amt(2_091), r())).expect("hold 2");
+        post(&mut book, &void_wallet_hold(account, usd(), recipient, amt(2_091), r())).expect("void");
+        assert_eq!(book.balance(&wallet), 7_000);
+        post(&mut book, &late_return_to_wallet(account, usd(), recipient, amt(3_000), r())).expect("return");
+        assert_eq!(book.balance(&wallet), 10_000);
+        let fbo = LedgerKey::platform(usd(), Kind::FboBank);
+        assert_eq!(book.balance(&fbo), -10_000, "the FBO bank still holds the money the wallet owns");
+    }
+
+    #[test]
+    fn a_wallet_of_another_client_cannot_be_touched() {
+        let mut d = wallet_credit(AccountId(Uuid::new_v4()), usd(), Uuid::new_v4(), amt(1), r());
+        d.chain_owner = AccountId(Uuid::new_v4());
+        assert!(d.validate().is_err());
+    }
+}

@@ -49,6 +49,42 @@ pub async fn create(
     Ok(Outcome::AccountCreated { account, credential_id: credential.id })
 }
 
+pub async fn create_credential(
+    tx: &mut dyn WriteTx,
+    ctx: &Ctx<'_>,
+    account: AccountId,
+    role: outlay_core::roles::Role,
+    client_id: &str,
+    api_key_hash: &str,
+) -> Result<Outcome, CommandError> {
+    if tx.account(account).await?.is_none() {
+        return Err(CommandError::NotFound { what: "account" });
+    }
+    let credential = CredentialRow {
+        id: Uuid::now_v7(),
+        account_id: account,
+        client_id: client_id.to_owned(),
+        secret_hash: api_key_hash.to_owned(),
+        role: role.as_str().to_owned(),
+        created_at: ctx.now,
+    };
+    tx.insert_credential(&credential).await?;
+    Ok(Outcome::CredentialCreated(credential))
+}
+
+pub async fn revoke_credential(
+    tx: &mut dyn WriteTx,
+    ctx: &Ctx<'_>,
+    account: AccountId,
+    credential: Uuid,
+) -> Result<Outcome, CommandError> {
+    if tx.revoke_credential(account, credential, ctx.now).await? {
+        Ok(Outcome::CredentialRevoked)
+    } else {
+        Err(CommandError::NotFound { what: "credential" })
+    }
+}
+
 pub async fn set_bank(
     tx: &mut dyn WriteTx,
     account: AccountId,

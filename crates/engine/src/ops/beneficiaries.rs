@@ -49,6 +49,7 @@ pub(super) async fn insert(
     };
     tx.insert_beneficiary(&row).await?;
     tx.insert_event(&event(b.account, "BENEFICIARY", "beneficiary.successful", row.id, data(&row), ctx.now)).await?;
+    super::compliance::screen_beneficiary(tx, ctx, &row).await?;
     Ok(row)
 }
 
@@ -96,6 +97,7 @@ pub async fn update(
     tx.update_beneficiary(&row).await?;
     tx.insert_event(&event(row.account_id, "BENEFICIARY", "beneficiary.successful", row.id, data(&row), ctx.now))
         .await?;
+    super::compliance::screen_beneficiary(tx, ctx, &row).await?;
     Ok(Outcome::Beneficiary(row))
 }
 

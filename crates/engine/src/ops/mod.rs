@@ -1,13 +1,19 @@
 //! One module per resource; each turns a command into rows, ledger entries and events.
 
 mod accounts;
+pub(crate) mod batches;
 mod beneficiaries;
+mod compliance;
 mod deposits;
 mod files;
 pub(crate) mod fx;
+pub(crate) mod jobs;
 mod payouts;
+mod reports;
 mod reserves;
+mod sftp;
 mod transfers;
+pub(crate) mod wallets;
 mod webhooks;
 mod withdrawals;
 
@@ -40,6 +46,12 @@ pub async fn apply(cmd: &Command, tx: &mut dyn WriteTx, ctx: &Ctx<'_>) -> Result
             accounts::create(tx, ctx, name, *parent, client_id, api_key_hash).await
         }
         Command::SetBankAccount { account, bank } => accounts::set_bank(tx, *account, bank.as_ref()).await,
+        Command::CreateCredential { account, role, client_id, api_key_hash } => {
+            accounts::create_credential(tx, ctx, *account, *role, client_id, api_key_hash).await
+        }
+        Command::RevokeCredential { account, credential } => {
+            accounts::revoke_credential(tx, ctx, *account, *credential).await
+        }
         Command::IssueToken { account, credential, token_hash, expires_at } => {
             accounts::issue_token(tx, ctx, *account, *credential, token_hash, *expires_at).await
         }
@@ -59,6 +71,14 @@ pub async fn apply(cmd: &Command, tx: &mut dyn WriteTx, ctx: &Ctx<'_>) -> Result
         Command::DeleteBeneficiary { account, id } => beneficiaries::delete(tx, ctx, *account, *id).await,
         Command::UploadFile { account, file } => files::upload(tx, ctx, *account, file).await,
         Command::CreatePayout(p) => payouts::create(tx, ctx, p).await,
+        // --- compliance ---
+        Command::LoadScreeningList(files) => compliance::load_list(tx, ctx, files).await,
+        Command::DecideReview { account, review, decision, reviewer, note } => {
+            compliance::decide(tx, ctx, *account, *review, *decision, *reviewer, note.as_deref()).await
+        }
+        Command::SetComplianceRules { account, rules, updated_by } => {
+            compliance::set_rules(tx, ctx, *account, rules, *updated_by).await
+        }
         Command::CreateTransfer(t) => transfers::create(tx, ctx, t).await,
         Command::TransitionPayout { account, payout, to, reason } => {
             payouts::transition(tx, ctx, *account, *payout, *to, reason.as_deref()).await
@@ -75,7 +95,52 @@ pub async fn apply(cmd: &Command, tx: &mut dyn WriteTx, ctx: &Ctx<'_>) -> Result
         Command::ReplayWebhookEvents(r) => webhooks::replay(tx, ctx, r).await,
         Command::ClaimWebhookDeliveries { limit, lease } => webhooks::claim(tx, ctx, *limit, *lease).await,
         Command::RecordWebhookAttempt(a) => webhooks::record_attempt(tx, ctx, a).await,
-        Command::SendPayouts { payouts, reason } => payouts::send_many(tx, ctx, payouts, reason).await,
+        Command::SendPayouts { payouts, reason, rail } => {
+            payouts::send_many(tx, ctx, payouts, reason, rail.as_deref()).await
+        }
+        Command::EnqueueJob(job) => jobs::enqueue(tx, job).await,
+        Command::ClaimJobs { kinds, limit, lease } => jobs::claim(tx, ctx, kinds, *limit, *lease).await,
+        Command::FinishJob { id, claim_token, end } => jobs::finish(tx, ctx, *id, *claim_token, end).await,
+        // --- sftp ---
+        Command::AddSftpKey { account, public_key, fingerprint } => {
+            sftp::add_key(tx, ctx, *account, public_key, fingerprint).await
+        }
+        Command::RevokeSftpKey { account, id } => sftp::revoke_key(tx, ctx, *account, *id).await,
+        Command::RecordSftpFile(file) => sftp::record_file(tx, ctx, file).await,
+        Command::UpdateSftpFile { id, status, batch_id, detail } => {
+            sftp::update_file(tx, ctx, *id, status, *batch_id, detail.as_deref()).await
+        }
+        // --- audit ---
+        Command::RecordAudit(draft) => {
+            tx.append_audit(draft).await?;
+            Ok(Outcome::AuditRecorded)
+        }
+        Command::ResealSecrets => Ok(Outcome::Resealed(tx.reseal_secrets().await?)),
+        // --- reports ---
+        Command::CreateReport(r) => reports::create(tx, ctx, r).await,
+        Command::ClaimReports { limit, lease } => reports::claim(tx, ctx, *limit, *lease).await,
+        Command::FinishReport(f) => reports::finish(tx, ctx, f).await,
+        // --- wallets ---
+        Command::SetPayoutModel { account, model } => wallets::set_payout_model(tx, ctx, *account, model).await,
+        Command::CreateRecipient(r) => wallets::create_recipient(tx, ctx, r).await,
+        Command::IssueRecipientToken(t) => wallets::issue_token(tx, ctx, t).await,
+        Command::CreateTransferMethod { recipient, beneficiary } => {
+            wallets::create_transfer_method(tx, ctx, *recipient, beneficiary).await
+        }
+        Command::CreateWalletPayout(p) => wallets::create_wallet_payout(tx, ctx, p).await,
+        Command::CreateWalletWithdrawal(w) => wallets::create_withdrawal(tx, ctx, w).await,
+        // --- batches ---
+        Command::CreateBatch(row) => batches::create(tx, ctx, row).await,
+        Command::AddBatchItems { batch, items } => batches::add_items(tx, *batch, items).await,
+        Command::FinishBatchValidation { account, done } => batches::finish_validation(tx, ctx, *account, done).await,
+        Command::ApproveBatch { account, batch, approver } => {
+            batches::approve(tx, ctx, *account, *batch, *approver).await
+        }
+        Command::ReleaseBatch { account, batch, limit } => {
+            batches::release_validated(tx, ctx, *account, *batch, *limit).await
+        }
+        Command::CancelBatch { account, batch, by } => batches::cancel(tx, ctx, *account, *batch, *by).await,
+        Command::SetApprovalPolicy(policy) => batches::set_policy(tx, ctx, policy).await,
     }
 }
 

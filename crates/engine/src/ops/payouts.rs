@@ -55,7 +55,11 @@ async fn resolve_beneficiary(
 }
 
 /// The rules of the seed page that depend on the beneficiary.
-fn check_against_beneficiary(p: &NewPayout, b: &BeneficiaryRow, payout_currency: Currency) -> Result<(), CommandError> {
+pub(crate) fn check_against_beneficiary(
+    p: &NewPayout,
+    b: &BeneficiaryRow,
+    payout_currency: Currency,
+) -> Result<(), CommandError> {
     if b.account_currency_code != payout_currency.code() {
         return Err(rejected(
             "payout_currency",
@@ -100,7 +104,7 @@ fn check_against_beneficiary(p: &NewPayout, b: &BeneficiaryRow, payout_currency:
 
 /// `payout_date` must be a business day of the beneficiary's corridor, today or later in the
 /// corridor's local time, and within a year. Returns whether it lies in the future.
-fn check_payout_date(p: &NewPayout, b: &BeneficiaryRow, ctx: &Ctx<'_>) -> Result<bool, CommandError> {
+pub(crate) fn check_payout_date(p: &NewPayout, b: &BeneficiaryRow, ctx: &Ctx<'_>) -> Result<bool, CommandError> {
     let country = b.bank_country_code.as_str();
     let corridor = outlay_core::corridors::lookup(country, &b.account_currency_code);
     let today = corridor.map_or(ctx.now.date(), |c| ctx.now.to_offset(c.offset_at(ctx.now)).date());
@@ -216,10 +220,18 @@ pub async fn create(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, p: &NewPayout) -> Resul
         .amount
         .checked_add(fee)
         .ok_or_else(|| rejected("amount", "amount_too_large", "amount plus fee is too large"))?;
+    // Sanctions screening and the account's rules: a refusal ends here, a review holds it.
+    let check = super::compliance::check_payout(tx, ctx, p.account, p.currency, p.amount, &beneficiary).await?;
     let hold = rules::hold(p.account, p.currency, total, reference(id));
     tx.post_entry(&hold, Uuid::now_v7(), ctx.now).await.map_err(|e| posting(e, p.currency.code()))?;
 
-    let state = if future { PayoutState::Scheduled } else { PayoutState::ReadyToSend };
+    let state = if check.held() {
+        PayoutState::InReview
+    } else if future {
+        PayoutState::Scheduled
+    } else {
+        PayoutState::ReadyToSend
+    };
     let row = PayoutRow {
         id,
         account_id: p.account,
@@ -250,7 +262,12 @@ pub async fn create(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, p: &NewPayout) -> Resul
         completed_at: None,
     };
     tx.insert_payout(&row).await?;
-    tx.insert_event(&event(p.account, "PAYOUT", "payout.ready.send", id, payout_data(&row), ctx.now)).await?;
+    if check.held() {
+        // `payout.ready.send` waits for the reviewer's clearance.
+        super::compliance::hold_payout(tx, ctx, &row, check).await?;
+    } else {
+        tx.insert_event(&event(p.account, "PAYOUT", "payout.ready.send", id, payout_data(&row), ctx.now)).await?;
+    }
     Ok(Outcome::Payout(Box::new(row)))
 }
 
@@ -268,14 +285,22 @@ pub async fn send_many(
     ctx: &Ctx<'_>,
     payouts: &[(AccountId, Uuid)],
     reason: &str,
+    rail: Option<&str>,
 ) -> Result<Outcome, CommandError> {
     let mut sent = Vec::with_capacity(payouts.len());
+    let mut submitted = Vec::with_capacity(payouts.len());
     for (account, id) in payouts {
         match transition(tx, ctx, *account, *id, PayoutState::Sent, Some(reason)).await {
-            Ok(_) => sent.push(*id),
+            Ok(_) => {
+                sent.push(*id);
+                submitted.push((*account, *id));
+            }
             Err(CommandError::InvalidState(_) | CommandError::NotFound { .. }) => {}
             Err(e) => return Err(e),
         }
+    }
+    if let (Some(rail), false) = (rail, submitted.is_empty()) {
+        super::jobs::enqueue_rail_submit(tx, ctx, rail, &submitted).await?;
     }
     Ok(Outcome::PayoutsSent(sent))
 }
@@ -340,7 +365,22 @@ pub async fn transition(
         PayoutState::Returned => {
             (Some(rules::late_return(account, currency, amount, reference(id))), amount, Some("payout.returned"))
         }
-        PayoutState::ReadyToSend | PayoutState::Sent | PayoutState::Scheduled => (None, Amount::ZERO, None),
+        PayoutState::ReadyToSend | PayoutState::Sent | PayoutState::Scheduled | PayoutState::InReview => {
+            (None, Amount::ZERO, None)
+        }
+    };
+    // --- wallets --- a withdrawal from a recipient's wallet: voids and late returns go back to it.
+    let entry = match tx.wallet_withdrawal(id).await? {
+        Some(w) => match to {
+            PayoutState::Cancelled | PayoutState::Failed | PayoutState::Rejected => {
+                Some(rules::void_wallet_hold(account, currency, w.recipient_id, total, reference(id)))
+            }
+            PayoutState::Returned => {
+                Some(rules::late_return_to_wallet(account, currency, w.recipient_id, amount, reference(id)))
+            }
+            _ => entry,
+        },
+        None => entry,
     };
     if let Some(entry) = entry {
         tx.post_entry(&entry, Uuid::now_v7(), ctx.now).await.map_err(|e| posting(e, currency.code()))?;
@@ -362,6 +402,9 @@ pub async fn transition(
         at: ctx.now,
     };
     tx.set_payout_state(&change).await?;
+    if super::batches::ends_hold(from, to) {
+        super::batches::payout_finished(tx, ctx, id).await?;
+    }
     p.state = to.code().to_owned();
     p.updated_at = ctx.now;
     p.failure_returned_amount = returned.minor();

@@ -42,6 +42,12 @@ pub fn postgres_base_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
+/// The sandbox key ring of a test app's database, generated on first use: `outlay.key` beside
+/// the SQLite file, or the database's own sandbox key table on PostgreSQL.
+pub async fn sandbox_keys(database_url: &str) -> Arc<outlay_store::crypto::KeyRing> {
+    outlay::keys::key_ring(&Default::default(), database_url, true, true).await.expect("sandbox keys")
+}
+
 /// A fresh, empty database for one test.
 pub async fn fresh_database(backend: Backend, dir: &tempfile::TempDir) -> String {
     match backend {
@@ -124,6 +130,10 @@ impl TestApp {
             },
             role: outlay::config::Role::All,
             rail,
+            trust_forwarded_for: false,
+            sftp: None,
+            reports: Default::default(),
+            keys: Some(sandbox_keys(&database_url).await),
         };
         let server = start_with_clock(settings, clock.clone()).await.expect("server starts");
         let first = match (&server.first_start, sandbox) {
@@ -163,6 +173,10 @@ impl TestApp {
             },
             role,
             rail: Default::default(),
+            trust_forwarded_for: false,
+            sftp: None,
+            reports: Default::default(),
+            keys: Some(sandbox_keys(&self.database_url).await),
         };
         start_with_clock(settings, self.clock.clone()).await.expect("peer starts")
     }
@@ -184,6 +198,11 @@ impl TestApp {
                 let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
             }
         }
+    }
+
+    /// Where this app's files live (its sandbox key, and the SQLite database).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
     }
 
     /// Run the real `outlay` binary against this app's database.
@@ -233,6 +252,19 @@ impl TestApp {
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "ledger verify failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
         assert!(stdout.contains("ledger OK"), "{stdout}");
+    }
+
+    /// A second credential of `admin`'s account in `role` (admin, payments, approver, reviewer,
+    /// read_only), issued over the API with an admin token.
+    pub async fn credential(&self, admin: &Credentials, role: &str) -> Credentials {
+        let token = self.token(admin).await;
+        let r = self.post("/api/v1/credentials", &token, &json!({ "role": role })).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        Credentials {
+            account_id: admin.account_id.clone(),
+            client_id: r.body["client_id"].as_str().expect("client_id").to_owned(),
+            api_key: r.body["api_key"].as_str().expect("api_key").to_owned(),
+        }
     }
 
     pub async fn token(&self, c: &Credentials) -> String {

@@ -5,12 +5,13 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{Backend, Credentials, ServeProcess, TestApp, assert_envelope, raw_sql};
+use crate::helpers::{Backend, Credentials, ServeProcess, TestApp, WebhookReceiver, assert_envelope, raw_sql};
 
 both_backends!(
     first_start_account_is_usable,
     production_mode_has_no_simulation,
     kill_9_loses_no_acknowledged_write,
+    kill_9_loses_no_webhook_event,
     sandbox_settles_after_its_delay,
     ledger_verify_names_tampering,
     settings_come_from_file_env_and_flags,
@@ -28,7 +29,10 @@ async fn settings_come_from_file_env_and_flags(backend: Backend) {
     )
     .expect("write config");
     let config = config.to_string_lossy().to_string();
-    let process = ServeProcess::start_with(&["--config", &config], &[("OUTLAY_LISTEN", "127.0.0.1:0")]);
+    // Production needs an encryption key for account numbers at rest (docs/audit-and-encryption.md).
+    let envs =
+        [("OUTLAY_LISTEN", "127.0.0.1:0"), ("OUTLAY_ENCRYPTION_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")];
+    let process = ServeProcess::start_with(&["--config", &config], &envs);
     assert!(!process.created_account, "production mode creates no account");
     let http = reqwest::Client::new();
     let r = http
@@ -292,6 +296,115 @@ async fn kill_9_loses_no_acknowledged_write(backend: Backend) {
         .expect("json");
     assert_eq!(balance["pending_balance"], format!("{}.{:02}", stored / 100, stored % 100));
     assert_eq!(balance["unified_balance"], "100000.00");
+    process.kill_9();
+    app.assert_ledger_verifies();
+    app.finish().await;
+}
+
+/// Withdrawals (each one event on creation and one when the sandbox bank settles it) race
+/// against a `kill -9` while a real receiver verifies every signature: after the restart every
+/// event of every acknowledged withdrawal arrives, at least once, and the ledger verifies.
+async fn kill_9_loses_no_webhook_event(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let client = app.create_account("Crash Hooks Co", None);
+    app.set_bank_account(&client.account_id);
+    let out =
+        app.cli(&["deposits", "record", "--account", &client.account_id, "--currency", "USD", "--amount", "1000.00"]);
+    assert!(out.status.success());
+    let receiver = WebhookReceiver::start().await;
+    let token = app.token(&client).await;
+    let r = app
+        .post(
+            "/api/v1/webhook_endpoints",
+            &token,
+            &json!({"url": receiver.url, "event_types": ["withdrawal.pending", "withdrawal.completed"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    receiver.trust(r.body["secret"].as_str().expect("secret"));
+    app.stop().await;
+
+    // A short lease, so deliveries in flight at the kill are retried within the test's patience.
+    let config = tempfile::NamedTempFile::new().expect("config");
+    std::fs::write(config.path(), "[webhooks]\nlease_ms = 2000\npoll_interval_ms = 50\n").expect("write config");
+    let config_path = config.path().to_string_lossy().into_owned();
+    let url = app.database_url.clone();
+    let args = [
+        "--config",
+        config_path.as_str(),
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        url.as_str(),
+        "--sandbox-settle-after-ms",
+        "100",
+    ];
+    let process = ServeProcess::start_with(&args, &[]);
+    let http = reqwest::Client::new();
+    let token = token_at(&http, &process.base, &client).await;
+    let storms: Vec<_> = (0..8)
+        .map(|n| {
+            let (http, base, token) = (http.clone(), process.base.clone(), token.clone());
+            tokio::spawn(async move {
+                let mut acked = Vec::new();
+                for i in 0..500 {
+                    let sent = http
+                        .post(format!("{base}/api/v1/withdrawals"))
+                        .header("x-auth-token", format!("Bearer {token}"))
+                        .header("x-idempotency-key", format!("hook-{n}-{i}"))
+                        .json(&json!({"currency": "USD", "amount": "0.01"}))
+                        .send()
+                        .await;
+                    let Ok(r) = sent else { return acked };
+                    assert_eq!(r.status(), StatusCode::OK);
+                    let Ok(body) = r.json::<serde_json::Value>().await else { return acked };
+                    acked.push(body["withdrawal_id"].as_str().expect("id").to_owned());
+                }
+                acked
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    process.kill_9();
+    let mut acknowledged: Vec<String> = Vec::new();
+    for storm in join_all(storms).await {
+        acknowledged.extend(storm.expect("storm"));
+    }
+    assert!(!acknowledged.is_empty(), "some withdrawals were acknowledged before the kill");
+    let before_restart = receiver.received().len();
+
+    let process = ServeProcess::start_with(&args, &[]);
+    let want: std::collections::HashSet<(String, &str)> = acknowledged
+        .iter()
+        .flat_map(|id| [(id.clone(), "withdrawal.pending"), (id.clone(), "withdrawal.completed")])
+        .collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let got: std::collections::HashSet<(String, &str)> = receiver
+            .received()
+            .iter()
+            .filter_map(|w| {
+                let kind = ["withdrawal.pending", "withdrawal.completed"].into_iter().find(|k| *k == w.event_type())?;
+                Some((w.envelope["source_id"].as_str()?.to_owned(), kind))
+            })
+            .collect();
+        let missing = want.difference(&got).count();
+        if missing == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{missing} of {} events of acknowledged withdrawals never arrived ({before_restart} before the restart)",
+            want.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(receiver.bad_signatures(), 0);
+    eprintln!(
+        "kill -9 after {} acknowledged withdrawals; {before_restart} events before the restart, {} after",
+        acknowledged.len(),
+        receiver.received().len()
+    );
     process.kill_9();
     app.assert_ledger_verifies();
     app.finish().await;

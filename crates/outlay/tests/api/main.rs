@@ -3,12 +3,20 @@
 
 mod helpers;
 
+mod audit;
 mod bad_input;
+mod batches;
+mod compliance;
 mod foundation;
 mod fx;
+mod jobs;
 mod lifecycle;
 mod multinode;
 mod payouts;
 mod rails;
+mod reports;
+mod roles;
+mod sftp;
 mod transfers;
+mod wallets;
 mod webhooks;

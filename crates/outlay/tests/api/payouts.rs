@@ -644,7 +644,7 @@ async fn sandbox_rail_walks_payouts_with_deterministic_outcomes(backend: Backend
     app.post(&format!("/api/v1/simulation/deposit/{deposit}"), &token, &json!({"deposit_status": "COMPLETED"})).await;
     let b = create_beneficiary(&app, &token, &sg_company()).await;
     let mut ids = Vec::new();
-    for amount in ["10.00", "10.91", "10.92"] {
+    for amount in ["10.00", "10.91", "10.92", "10.93"] {
         ids.push(
             create_payout(&app, &token, &payout(&b, "SGD", amount)).await.body["payout_id"]
                 .as_str()
@@ -686,6 +686,13 @@ async fn sandbox_rail_walks_payouts_with_deterministic_outcomes(backend: Backend
     wait(ids[1].clone(), "FAILED").await;
     let failed = app.get(&format!("/api/v1/payouts/{}", ids[1]), &token).await;
     assert_eq!(failed.body["failure_reason"], "account closed");
+    // Completed, then returned late by the beneficiary's bank.
+    wait(ids[3].clone(), "RETURNED").await;
+    let returned = app.get(&format!("/api/v1/payouts/{}", ids[3]), &token).await;
+    assert_eq!(returned.body["failure_returned_amount"], "10.93", "{}", returned.text);
+    let history: Vec<&str> =
+        returned.body["status_history"].as_array().expect("history").iter().filter_map(|h| h["to"].as_str()).collect();
+    assert!(history.ends_with(&["SENT", "COMPLETED", "RETURNED"]), "{history:?}");
     app.clock.advance(time::Duration::days(1));
     // A day later the old token has expired.
     let token = app.token(&client).await;

@@ -23,6 +23,7 @@ pub const SQL_BENEFICIARY: &str = concat!(
 );
 
 const BENEFICIARY_FILTER: &str = "account_id = $1 AND status <> 'DELETED' \
+        AND NOT EXISTS (SELECT 1 FROM recipient_transfer_methods m WHERE m.id = beneficiaries.id) \
     AND ($2::text IS NULL OR account_currency_code = $2) AND ($3::text IS NULL OR bank_country_code = $3) \
     AND ($4::text IS NULL OR entity_type = $4) AND ($5::text IS NULL OR payment_method = $5)";
 
@@ -157,6 +158,9 @@ macro_rules! payout_cols {
          failure_returned_amount, created_at, updated_at, completed_at"
     };
 }
+
+/// The payout columns in `payout_from_row` order (for queries written elsewhere).
+pub const PAYOUT_COLS: &str = payout_cols!();
 
 pub const SQL_PAYOUT: &str =
     concat!("SELECT ", payout_cols!(), " FROM payouts WHERE id = $1 AND ($2::uuid IS NULL OR account_id = $2)");

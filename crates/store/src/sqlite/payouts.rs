@@ -64,7 +64,8 @@ pub fn beneficiaries(
     f: &BeneficiaryFilter,
     page: PageRequest,
 ) -> StoreResult<Page<BeneficiaryRow>> {
-    let where_ = "account_id = ?1 AND status <> 'DELETED' AND (?2 IS NULL OR account_currency_code = ?2) \
+    let where_ = "account_id = ?1 AND status <> 'DELETED' \
+        AND NOT EXISTS (SELECT 1 FROM recipient_transfer_methods m WHERE m.id = beneficiaries.id) AND (?2 IS NULL OR account_currency_code = ?2) \
         AND (?3 IS NULL OR bank_country_code = ?3) AND (?4 IS NULL OR entity_type = ?4) AND (?5 IS NULL OR payment_method = ?5)";
     let a = account.to_string();
     let total: i64 = conn
@@ -169,7 +170,7 @@ pub fn insert_file(conn: &Connection, f: &FileRow, content: &[u8]) -> StoreResul
     Ok(())
 }
 
-const PAYOUT_COLS: &str = "id, account_id, short_reference_id, unique_request_id, currency, amount, fee_amount, \
+pub(crate) const PAYOUT_COLS: &str = "id, account_id, short_reference_id, unique_request_id, currency, amount, fee_amount, \
     fee_paid_by, payout_currency, payout_amount, quote_id, client_rate, purpose_code, payout_reference, payout_date, \
     payment_method, clearing_system, beneficiary_id, beneficiary, payer, documentation, state, failure_reason, \
     failure_returned_amount, created_at, updated_at, completed_at";
@@ -182,7 +183,7 @@ pub(crate) fn date_text(d: time::Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
-fn payout_row(r: &Row<'_>) -> StoreResult<PayoutRow> {
+pub(crate) fn payout_row(r: &Row<'_>) -> StoreResult<PayoutRow> {
     Ok(PayoutRow {
         id: uuid(&get::<String>(r, 0)?)?,
         account_id: account_id(&get::<String>(r, 1)?)?,

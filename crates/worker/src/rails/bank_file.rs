@@ -37,21 +37,13 @@ impl BankFileRail {
         Ok(Self { config, clock })
     }
 
-    /// The pain.001 for these payouts and its message id.
-    pub fn document(&self, payouts: &[PayoutRow]) -> Result<Pain001, RailError> {
+    /// The file for one submission. The message id is the submission's (the job's) id, so a
+    /// submission run again after a crash writes the same MsgId, which banks refuse as a
+    /// duplicate rather than pay twice.
+    pub fn document(&self, submission: uuid::Uuid, payouts: &[PayoutRow]) -> Result<Pain001, RailError> {
         let now = self.clock.now();
-        let stamp = format!(
-            "{:04}{:02}{:02}{:02}{:02}{:02}",
-            now.year(),
-            u8::from(now.month()),
-            now.day(),
-            now.hour(),
-            now.minute(),
-            now.second()
-        );
-        // Unique across nodes and passes: the time, then a random part.
-        let random = uuid::Uuid::new_v4().simple().to_string();
-        let message_id = format!("OUT{stamp}-{}", random[..12].to_uppercase());
+        // Max35Text: "OUT" and the 32 hex digits of the id.
+        let message_id = format!("OUT{}", submission.simple().to_string().to_uppercase());
         let transfers = payouts.iter().map(credit_transfer).collect::<Result<Vec<_>, _>>()?;
         Ok(Pain001 {
             message_id,
@@ -139,14 +131,18 @@ impl Rail for BankFileRail {
         "bank_file"
     }
 
-    async fn submit(&self, payouts: &[PayoutRow]) -> Result<Vec<Submission>, RailError> {
-        let doc = self.document(payouts)?;
+    async fn submit(&self, submission: uuid::Uuid, payouts: &[PayoutRow]) -> Result<Vec<Submission>, RailError> {
+        let doc = self.document(submission, payouts)?;
         let xml = doc.to_xml().map_err(|e| RailError::Format(e.to_string()))?;
         let name = format!("pain.001.{}.xml", doc.message_id);
         let outbox = self.config.outbox.clone();
-        let path = tokio::task::spawn_blocking(move || write_atomically(&outbox, &name, xml.as_bytes()))
-            .await
-            .map_err(|e| RailError::Format(format!("writer task: {e}")))??;
+        let path = tokio::task::spawn_blocking(move || {
+            let done = outbox.join(&name);
+            // Written by an earlier run of this submission that died before recording it.
+            if done.exists() { Ok(done) } else { write_atomically(&outbox, &name, xml.as_bytes()) }
+        })
+        .await
+        .map_err(|e| RailError::Format(format!("writer task: {e}")))??;
         tracing::info!(file = %path.display(), payouts = payouts.len(), "pain.001 written");
         Ok(payouts
             .iter()
@@ -179,6 +175,12 @@ impl Rail for BankFileRail {
     }
 }
 
+/// The submission (job) id in one of our message ids (`OUT` and the id's 32 hex digits).
+fn submission_of(message_id: &str) -> Option<uuid::Uuid> {
+    let hex = message_id.strip_prefix("OUT")?;
+    (hex.len() == 32).then(|| uuid::Uuid::parse_str(hex).ok()).flatten()
+}
+
 /// Every report in the inbox. A file that is not a readable pain.002 moves to `failed/`; a valid
 /// one with no final status moves to `processed/` straight away.
 fn read_inbox(inbox: &Path) -> Result<Vec<StatusReport>, RailError> {
@@ -197,6 +199,7 @@ fn read_inbox(inbox: &Path) -> Result<Vec<StatusReport>, RailError> {
             }
         };
         let before = reports.len();
+        let whole_file = report.transactions.is_empty();
         for tx in report.transactions {
             let outcome = match tx.status {
                 TxStatus::Completed => RailOutcome::Completed,
@@ -207,7 +210,32 @@ fn read_inbox(inbox: &Path) -> Result<Vec<StatusReport>, RailError> {
                     RailOutcome::Failed { code: code.to_owned(), detail }
                 }
             };
-            reports.push(StatusReport { end_to_end_id: tx.end_to_end_id, outcome, source: source.clone() });
+            reports.push(StatusReport {
+                end_to_end_id: tx.end_to_end_id,
+                submission: None,
+                outcome,
+                source: source.clone(),
+            });
+        }
+        // The whole file refused: every payout of the submission it answers failed.
+        if let (true, Some(TxStatus::Rejected { reason_code, additional_info })) = (whole_file, &report.group_status) {
+            let submission = report.original_message_id.as_deref().and_then(submission_of);
+            match submission {
+                Some(submission) => {
+                    let (code, reason) = iso20022::failure_reason(reason_code.as_deref(), additional_info.as_deref());
+                    let detail = reason.strip_prefix(&format!("{code}: ")).unwrap_or(&reason).to_owned();
+                    let outcome = RailOutcome::Failed { code: code.to_owned(), detail };
+                    reports.push(StatusReport {
+                        end_to_end_id: String::new(),
+                        submission: Some(submission),
+                        outcome,
+                        source: source.clone(),
+                    });
+                }
+                None => {
+                    tracing::error!(file = %file.display(), original = ?report.original_message_id, "a rejected file that is not one of ours");
+                }
+            }
         }
         if reports.len() == before {
             move_into(&file, &inbox.join("processed"))?;

@@ -18,6 +18,9 @@ use outlay_core::payout::PayoutState;
 use outlay_engine::{Command, CommandError, Engine, Outcome};
 use outlay_store::PayoutRow;
 
+use crate::jobs::{JobHandler, JobResult, JobRunner, JobsConfig};
+use outlay_engine::RAIL_SUBMIT;
+
 /// Most payouts handed to a rail at once (one bank file).
 pub const MAX_BATCH: usize = 1000;
 
@@ -58,8 +61,11 @@ pub enum RailOutcome {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusReport {
-    /// The payout's short reference (ISO 20022 EndToEndId).
+    /// The payout's short reference (ISO 20022 EndToEndId); empty when the report is about a
+    /// whole submission (`submission`).
     pub end_to_end_id: String,
+    /// A report on every payout of one submission (a whole file refused): the submission's id.
+    pub submission: Option<Uuid>,
     pub outcome: RailOutcome,
     /// Where the report came from (a file name), for acknowledgement.
     pub source: String,
@@ -68,8 +74,13 @@ pub struct StatusReport {
 /// One way of paying out.
 pub trait Rail: Send + Sync + 'static {
     fn name(&self) -> &'static str;
-    /// Hand these payouts (already SENT) to the rail.
-    fn submit(&self, payouts: &[PayoutRow]) -> impl Future<Output = Result<Vec<Submission>, RailError>> + Send;
+    /// Hand these payouts (already SENT) to the rail. `submission` identifies this hand-over; it
+    /// may be repeated after a crash, so the rail must treat a repeated id as the same one.
+    fn submit(
+        &self,
+        submission: Uuid,
+        payouts: &[PayoutRow],
+    ) -> impl Future<Output = Result<Vec<Submission>, RailError>> + Send;
     /// Status reports not yet acknowledged.
     fn poll(&self) -> impl Future<Output = Result<Vec<StatusReport>, RailError>> + Send;
     /// The reports have been applied: don't return them again.
@@ -78,7 +89,7 @@ pub trait Rail: Send + Sync + 'static {
 
 pub async fn run<R: Rail>(engine: Arc<Engine>, rail: Arc<R>, every: Duration, shutdown: CancellationToken) {
     loop {
-        if let Err(e) = pass(&engine, rail.as_ref()).await {
+        if let Err(e) = pass(&engine, &rail).await {
             tracing::warn!(rail = rail.name(), error = %e, "rail pass failed");
         }
         tokio::select! {
@@ -105,51 +116,48 @@ pub enum PassError {
     Rail(#[from] RailError),
 }
 
-/// One round: ready what is due, submit what is ready, apply what the rail reported.
-pub async fn pass<R: Rail>(engine: &Engine, rail: &R) -> Result<PassSummary, PassError> {
+/// One round: ready what is due, mark what is ready SENT (queuing its submission in the same
+/// transaction), run the queued submissions, apply what the rail reported.
+pub async fn pass<R: Rail>(engine: &Engine, rail: &Arc<R>) -> Result<PassSummary, PassError> {
     let mut summary = PassSummary::default();
     let now = engine.clock().now();
-    let today = now.date();
     let mut ready = Vec::new();
     for p in engine.store().open_payouts(now, 5000).await? {
-        match p.state.parse::<PayoutState>() {
-            Ok(PayoutState::Scheduled) if p.payout_date <= today => {
-                let cmd = Command::TransitionPayout {
-                    account: p.account_id,
-                    payout: p.id,
-                    to: PayoutState::ReadyToSend,
-                    reason: None,
-                };
-                summary.readied += applied(engine.execute(cmd).await)?;
-            }
-            Ok(PayoutState::ReadyToSend) if p.payout_date <= today => ready.push(p),
-            _ => {}
+        let Ok(state) = p.state.parse::<PayoutState>() else { continue };
+        if !matches!(state, PayoutState::Scheduled | PayoutState::ReadyToSend) || !engine.config().release_due(&p, now)
+        {
+            continue;
         }
+        if state == PayoutState::Scheduled {
+            let cmd = Command::TransitionPayout {
+                account: p.account_id,
+                payout: p.id,
+                to: PayoutState::ReadyToSend,
+                reason: None,
+            };
+            summary.readied += applied(engine.execute(cmd).await)?;
+        }
+        ready.push(p);
     }
     for chunk in ready.chunks(MAX_BATCH) {
         let cmd = Command::SendPayouts {
             payouts: chunk.iter().map(|p| (p.account_id, p.id)).collect(),
             reason: format!("sent by rail {}", rail.name()),
+            rail: Some(rail.name().to_owned()),
         };
-        let sent = match engine.execute(cmd).await? {
-            Outcome::PayoutsSent(ids) => ids,
+        match engine.execute(cmd).await? {
+            Outcome::PayoutsSent(_) => {}
             other => return Err(CommandError::Internal(format!("unexpected outcome {other:?}")).into()),
-        };
-        let rows: Vec<PayoutRow> = chunk.iter().filter(|p| sent.contains(&p.id)).cloned().collect();
-        if rows.is_empty() {
-            continue;
         }
-        // The payouts are SENT before the rail sees them: a crash in between leaves them SENT
-        // with no file (visible, never paid twice), not READY_TO_SEND with a file already out.
-        match rail.submit(&rows).await {
-            Ok(submissions) => {
-                summary.sent += submissions.len();
-                tracing::info!(rail = rail.name(), payouts = submissions.len(), "payouts handed to the rail");
-            }
-            Err(e) => {
-                tracing::error!(rail = rail.name(), payouts = ?sent, error = %e, "payouts are SENT but the rail did not take them");
-                return Err(e.into());
-            }
+    }
+    // Submissions queued by this pass, by an earlier one, or by a node that died before its
+    // rail had them.
+    let runner = JobRunner::default().with(RAIL_SUBMIT, Arc::new(SubmitToRail { rail: Arc::clone(rail) }));
+    loop {
+        let round = runner.round(engine, &JobsConfig::default()).await?;
+        summary.sent += round.done;
+        if round.done + round.failed + round.lost == 0 {
+            break;
         }
     }
     let reports = rail.poll().await?;
@@ -162,6 +170,48 @@ pub async fn pass<R: Rail>(engine: &Engine, rail: &R) -> Result<PassSummary, Pas
     Ok(summary)
 }
 
+/// The `rail.submit` job: hand the job's payouts that are still SENT to the rail.
+struct SubmitToRail<R> {
+    rail: Arc<R>,
+}
+
+impl<R: Rail> JobHandler for SubmitToRail<R> {
+    fn run<'a>(
+        &'a self,
+        engine: &'a Engine,
+        job: &'a outlay_store::JobRow,
+    ) -> std::pin::Pin<Box<dyn Future<Output = JobResult> + Send + 'a>> {
+        Box::pin(async move {
+            let rail = job.payload.get("rail").and_then(serde_json::Value::as_str).unwrap_or_default();
+            if rail != self.rail.name() {
+                return Err(format!("job is for rail {rail}, this node runs {}", self.rail.name()));
+            }
+            let mut rows = Vec::new();
+            for item in job.payload.get("payouts").and_then(serde_json::Value::as_array).into_iter().flatten() {
+                let ids = (
+                    item.get("account_id").and_then(serde_json::Value::as_str).and_then(|s| s.parse().ok()),
+                    item.get("payout_id").and_then(serde_json::Value::as_str).and_then(|s| s.parse().ok()),
+                );
+                let (Some(account), Some(id)) = ids else {
+                    return Err(format!("job payload has a bad payout entry: {item}"));
+                };
+                match engine.store().payout(account, id).await {
+                    Ok(Some(p)) if p.state == PayoutState::Sent.code() => rows.push(p),
+                    // Moved on (a simulation call, a report applied already): nothing to send.
+                    Ok(_) => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let submissions = self.rail.submit(job.id, &rows).await.map_err(|e| e.to_string())?;
+            tracing::info!(rail = self.rail.name(), payouts = submissions.len(), job = %job.id, "payouts handed to the rail");
+            Ok(())
+        })
+    }
+}
+
 /// Apply one report; 0 when there was nothing to do (already applied, unknown payout, pending).
 pub async fn apply(engine: &Engine, rail: &str, r: &StatusReport) -> Result<usize, PassError> {
     let (to, reason) = match &r.outcome {
@@ -170,12 +220,39 @@ pub async fn apply(engine: &Engine, rail: &str, r: &StatusReport) -> Result<usiz
         RailOutcome::Failed { code, detail } => (PayoutState::Failed, Some(failure(code, detail))),
         RailOutcome::Rejected { code, detail } => (PayoutState::Rejected, Some(failure(code, detail))),
     };
-    let Some(p) = engine.store().payout_by_short_reference(&r.end_to_end_id).await? else {
-        tracing::warn!(rail, report = ?r, "status report for an unknown payout ignored");
-        return Ok(0);
+    let targets: Vec<(outlay_core::AccountId, Uuid)> = match r.submission {
+        Some(submission) => submission_payouts(engine, submission).await?,
+        None => match engine.store().payout_by_short_reference(&r.end_to_end_id).await? {
+            Some(p) => vec![(p.account_id, p.id)],
+            None => Vec::new(),
+        },
     };
-    let cmd = Command::TransitionPayout { account: p.account_id, payout: p.id, to, reason };
-    Ok(applied(engine.execute(cmd).await)?)
+    if targets.is_empty() {
+        tracing::warn!(rail, report = ?r, "status report for unknown payouts ignored");
+    }
+    let mut changed = 0;
+    for (account, payout) in targets {
+        let cmd = Command::TransitionPayout { account, payout, to, reason: reason.clone() };
+        changed += applied(engine.execute(cmd).await)?;
+    }
+    Ok(changed)
+}
+
+/// The payouts a submission (a `rail.submit` job) handed to the rail.
+async fn submission_payouts(
+    engine: &Engine,
+    submission: Uuid,
+) -> Result<Vec<(outlay_core::AccountId, Uuid)>, PassError> {
+    let Some(job) = engine.store().job(submission).await? else { return Ok(Vec::new()) };
+    let items = job.payload.get("payouts").and_then(serde_json::Value::as_array).cloned().unwrap_or_default();
+    Ok(items
+        .iter()
+        .filter_map(|item| {
+            let account = item.get("account_id")?.as_str()?.parse().ok()?;
+            let payout = item.get("payout_id")?.as_str()?.parse().ok()?;
+            Some((account, payout))
+        })
+        .collect())
 }
 
 fn failure(code: &str, detail: &str) -> String {

@@ -1,0 +1,488 @@
+//! Payout batches in the writer: create the batch row, add validated rows in chunks, finish the
+//! validation, approve (maker-checker), release (holds), cancel, and complete when every payout
+//! of the batch is final. See `crate::batches` for the streaming side and the public interface.
+
+use outlay_core::payout::PayoutState;
+use outlay_store::{ApprovalPolicyRow, BatchItemRow, PayoutBatchRow, WriteTx};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::Ctx;
+use crate::events::{event, rfc3339};
+use crate::{CommandError, NewPayout, Outcome};
+
+/// Rows read from the store at a time while releasing.
+const RELEASE_PAGE: u32 = 1_000;
+
+pub mod status {
+    pub const VALIDATING: &str = "VALIDATING";
+    pub const VALIDATED: &str = "VALIDATED";
+    pub const PENDING_APPROVAL: &str = "PENDING_APPROVAL";
+    pub const RELEASING: &str = "RELEASING";
+    pub const PROCESSING: &str = "PROCESSING";
+    pub const COMPLETED: &str = "COMPLETED";
+    pub const CANCELLED: &str = "CANCELLED";
+    pub const FAILED: &str = "FAILED";
+}
+
+pub mod item_status {
+    pub const VALID: &str = "VALID";
+    pub const INVALID: &str = "INVALID";
+    // CREATED is set by the store with the payout id (`mark_batch_items_created`).
+    pub const FAILED: &str = "FAILED";
+    pub const CANCELLED: &str = "CANCELLED";
+}
+
+pub const ALL_OR_NOTHING: &str = "ALL_OR_NOTHING";
+pub const PARTIAL: &str = "PARTIAL";
+
+/// The payload of `batch.*` events.
+pub fn batch_data(b: &PayoutBatchRow) -> Value {
+    json!({
+        "account_id": b.account_id,
+        "batch_id": b.id,
+        "batch_status": b.status,
+        "mode": b.mode,
+        "file_name": b.file_name,
+        "total_rows": b.total_rows,
+        "valid_rows": b.valid_rows,
+        "invalid_rows": b.invalid_rows,
+        "failure_code": b.failure_code,
+        "failure_reason": b.failure_reason,
+        "approval_required": b.approval_required,
+        "approved_by": b.approved_by,
+        "create_time": rfc3339(b.created_at),
+        "complete_time": b.completed_at.map(rfc3339),
+    })
+}
+
+async fn emit(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, b: &PayoutBatchRow, event_type: &str) -> Result<(), CommandError> {
+    tx.insert_event(&event(b.account_id, "BATCH", event_type, b.id, batch_data(b), ctx.now)).await?;
+    Ok(())
+}
+
+async fn load(tx: &mut dyn WriteTx, account: outlay_core::AccountId, id: Uuid) -> Result<PayoutBatchRow, CommandError> {
+    match tx.payout_batch(id).await? {
+        Some(b) if b.account_id == account => Ok(b),
+        _ => Err(CommandError::NotFound { what: "payout batch" }),
+    }
+}
+
+fn done(b: PayoutBatchRow) -> Result<Outcome, CommandError> {
+    Ok(Outcome::Batch(Box::new(b)))
+}
+
+pub async fn create(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, row: &PayoutBatchRow) -> Result<Outcome, CommandError> {
+    // A hash known up front refuses a file sent again before it is read.
+    if let Some(sha) = &row.content_sha256
+        && let Some(existing) = tx.payout_batch_by_hash(row.account_id, sha).await?
+    {
+        return Err(duplicate_file(existing));
+    }
+    let mut row = row.clone();
+    row.created_at = ctx.now;
+    row.updated_at = ctx.now;
+    tx.insert_payout_batch(&row).await?;
+    done(row)
+}
+
+fn duplicate_file(existing: Uuid) -> CommandError {
+    CommandError::Rejected {
+        field: "file",
+        code: "duplicate_file",
+        message: format!("file was already sent as batch {existing} (same content)"),
+    }
+}
+
+pub async fn add_items(tx: &mut dyn WriteTx, batch: Uuid, items: &[BatchItemRow]) -> Result<Outcome, CommandError> {
+    match tx.payout_batch(batch).await? {
+        Some(b) if b.status == status::VALIDATING => {}
+        Some(_) => return Err(CommandError::InvalidState("the batch is no longer being validated".into())),
+        None => return Err(CommandError::NotFound { what: "payout batch" }),
+    }
+    tx.insert_batch_items(items).await?;
+    Ok(Outcome::BatchItemsAdded(items.len()))
+}
+
+fn fail(b: &mut PayoutBatchRow, ctx: &Ctx<'_>, code: &str, reason: String) {
+    b.status = status::FAILED.to_owned();
+    b.failure_code = Some(code.to_owned());
+    b.failure_reason = Some(reason);
+    // A refused file may be corrected (or funded) and sent again.
+    b.dedup_sha256 = None;
+    b.updated_at = ctx.now;
+}
+
+pub async fn finish_validation(
+    tx: &mut dyn WriteTx,
+    ctx: &Ctx<'_>,
+    account: outlay_core::AccountId,
+    v: &crate::BatchValidation,
+) -> Result<Outcome, CommandError> {
+    let mut b = load(tx, account, v.batch).await?;
+    if b.status != status::VALIDATING {
+        return Err(CommandError::InvalidState(format!("the batch is {}, not VALIDATING", b.status)));
+    }
+    b.content_sha256 = v.content_sha256.clone().or(b.content_sha256);
+    b.total_rows = v.total_rows;
+    b.valid_rows = v.valid_rows;
+    b.invalid_rows = v.invalid_rows;
+    b.updated_at = ctx.now;
+    if let Some(sha) = &v.content_sha256
+        && b.dedup_sha256.is_none()
+        && b.format != "JSON"
+    {
+        if let Some(existing) = tx.payout_batch_by_hash(account, sha).await? {
+            fail(&mut b, ctx, "duplicate_file", format!("file was already sent as batch {existing} (same content)"));
+            tx.update_payout_batch(&b).await?;
+            emit(tx, ctx, &b, "batch.validated").await?;
+            return done(b);
+        }
+        b.dedup_sha256 = Some(sha.clone());
+    }
+    if let Some((code, reason)) = &v.file_error {
+        fail(&mut b, ctx, code, reason.clone());
+    } else if v.valid_rows == 0 {
+        fail(&mut b, ctx, "no_valid_rows", "no row of the batch is valid".to_owned());
+    } else if b.mode == ALL_OR_NOTHING && v.invalid_rows > 0 {
+        fail(
+            &mut b,
+            ctx,
+            "invalid_rows",
+            format!(
+                "{} of {} rows are invalid and the batch is ALL_OR_NOTHING: nothing is released",
+                v.invalid_rows, v.total_rows
+            ),
+        );
+    } else {
+        b.approval_required = b.approval_required || v.above_threshold;
+        b.status = if b.approval_required { status::PENDING_APPROVAL } else { status::VALIDATED }.to_owned();
+    }
+    if b.status == status::FAILED {
+        tx.set_batch_items_status(b.id, item_status::VALID, item_status::CANCELLED).await?;
+    }
+    tx.update_payout_batch(&b).await?;
+    emit(tx, ctx, &b, "batch.validated").await?;
+    done(b)
+}
+
+pub async fn approve(
+    tx: &mut dyn WriteTx,
+    ctx: &Ctx<'_>,
+    account: outlay_core::AccountId,
+    batch: Uuid,
+    approver: Uuid,
+) -> Result<Outcome, CommandError> {
+    let mut b = load(tx, account, batch).await?;
+    let chunk = u32::try_from(crate::batches::CHUNK_ROWS).unwrap_or(u32::MAX);
+    if b.status == status::RELEASING || b.status == status::VALIDATED {
+        // Approved (or needing none) and interrupted: carry on releasing.
+        return release(tx, ctx, b, chunk).await;
+    }
+    if b.status != status::PENDING_APPROVAL {
+        return Err(CommandError::InvalidState(format!(
+            "the batch is {}; only a PENDING_APPROVAL batch can be approved",
+            b.status
+        )));
+    }
+    if b.created_by == Some(approver) {
+        return Err(CommandError::Rejected {
+            field: "x-auth-token",
+            code: "approver_is_creator",
+            message: "the batch must be approved by a different credential than the one that created it".into(),
+        });
+    }
+    b.approved_by = Some(approver);
+    b.approved_at = Some(ctx.now);
+    release(tx, ctx, b, chunk).await
+}
+
+/// Release a batch that needs no approval (right after its validation).
+pub async fn release_validated(
+    tx: &mut dyn WriteTx,
+    ctx: &Ctx<'_>,
+    account: outlay_core::AccountId,
+    batch: Uuid,
+    limit: u32,
+) -> Result<Outcome, CommandError> {
+    let b = load(tx, account, batch).await?;
+    if b.status != status::VALIDATED && b.status != status::RELEASING {
+        return Err(CommandError::InvalidState(format!("the batch is {}; it cannot be released", b.status)));
+    }
+    release(tx, ctx, b, limit).await
+}
+
+fn item_payout(item: &BatchItemRow, account: outlay_core::AccountId) -> Result<NewPayout, CommandError> {
+    let payload = item.payload.as_deref().unwrap_or("null");
+    let value: Value = serde_json::from_str(payload).map_err(|e| CommandError::Internal(format!("stored row: {e}")))?;
+    crate::batches::row_to_payout(value, account).map_err(|issues| {
+        let first = issues.into_iter().next();
+        CommandError::Internal(format!(
+            "a stored row no longer parses: {}",
+            first.map(|i| i.message).unwrap_or_default()
+        ))
+    })
+}
+
+fn item_failed(item: &mut BatchItemRow, e: &CommandError) {
+    let (field, code, message) = match e {
+        CommandError::Rejected { field, code, message } => ((*field).to_owned(), (*code).to_owned(), message.clone()),
+        CommandError::InsufficientFunds { currency } => (
+            "amount".to_owned(),
+            "insufficient_balance".to_owned(),
+            format!("the available {currency} balance does not cover this payout"),
+        ),
+        CommandError::NotFound { what } => ("row".to_owned(), "not_found".to_owned(), format!("{what} not found")),
+        other => ("row".to_owned(), "refused".to_owned(), other.to_string()),
+    };
+    item.status = item_status::FAILED.to_owned();
+    item.error_field = Some(field);
+    item.error_code = Some(code);
+    item.error_message = Some(message);
+}
+
+/// Whether an error of one row must stop the whole command (a database failure, not a rule).
+fn fatal(e: &CommandError) -> bool {
+    matches!(e, CommandError::Internal(_) | CommandError::RetryBatch | CommandError::RetryCommand)
+}
+
+async fn create_one(
+    tx: &mut dyn WriteTx,
+    ctx: &Ctx<'_>,
+    b: &PayoutBatchRow,
+    item: &BatchItemRow,
+) -> Result<Uuid, CommandError> {
+    let p = item_payout(item, b.account_id)?;
+    match super::payouts::create(tx, ctx, &p).await? {
+        Outcome::Payout(row) => Ok(row.id),
+        _ => Err(CommandError::Internal("payout creation answered something else".into())),
+    }
+}
+
+/// Hold the batch's rows. ALL_OR_NOTHING: every valid row in this one transaction, or none.
+/// PARTIAL: up to `limit` rows (0: all), each on its own; a refused row is reported and the
+/// others go on. Each row's payout and its item change commit together, so a release a crash
+/// interrupted resumes with the rows still VALID.
+async fn release(
+    tx: &mut dyn WriteTx,
+    ctx: &Ctx<'_>,
+    mut b: PayoutBatchRow,
+    limit: u32,
+) -> Result<Outcome, CommandError> {
+    if b.status != status::RELEASING {
+        b.status = status::RELEASING.to_owned();
+        b.released_at = Some(ctx.now);
+    }
+    if b.mode == ALL_OR_NOTHING {
+        return release_all(tx, ctx, b).await;
+    }
+    let mut created: Vec<(i64, Uuid)> = Vec::new();
+    let (mut after, mut processed) = (0i64, 0u32);
+    loop {
+        let page_size = if limit == 0 { RELEASE_PAGE } else { RELEASE_PAGE.min(limit - processed) };
+        if page_size == 0 {
+            break;
+        }
+        let items = tx.batch_items_with_status(b.id, item_status::VALID, after, page_size).await?;
+        let Some(last) = items.last() else { break };
+        after = last.row_number;
+        processed += u32::try_from(items.len()).unwrap_or(u32::MAX);
+        release_page(tx, ctx, &b, items, &mut created).await?;
+    }
+    tx.mark_batch_items_created(b.id, &created).await?;
+    b.open_payouts += i64::try_from(created.len()).unwrap_or(i64::MAX);
+    b.updated_at = ctx.now;
+    if tx.batch_items_with_status(b.id, item_status::VALID, 0, 1).await?.is_empty() {
+        b.status = status::PROCESSING.to_owned();
+        complete_if_done(tx, ctx, &mut b).await?;
+    }
+    tx.update_payout_batch(&b).await?;
+    done(b)
+}
+
+/// PARTIAL: create the payouts of a page of rows, each row on its own. Savepoints are paid per
+/// run of good rows, not per row (on SQLite a savepoint journals every page it touches): a run
+/// is tried under one savepoint; when row k is refused, the run is undone, the rows before k are
+/// done again (they passed in this very state) and row k is reported.
+async fn release_page(
+    tx: &mut dyn WriteTx,
+    ctx: &Ctx<'_>,
+    b: &PayoutBatchRow,
+    mut items: Vec<BatchItemRow>,
+    created: &mut Vec<(i64, Uuid)>,
+) -> Result<(), CommandError> {
+    let (mut start, mut end) = (0usize, items.len());
+    while start < items.len() {
+        tx.savepoint().await?;
+        let mut run = Vec::with_capacity(end - start);
+        let mut refused = None;
+        for (k, item) in items.iter().enumerate().take(end).skip(start) {
+            match create_one(tx, ctx, b, item).await {
+                Ok(payout) => run.push((item.row_number, payout)),
+                Err(e) if fatal(&e) => {
+                    tx.rollback_to_savepoint().await?;
+                    return Err(e);
+                }
+                Err(e) => {
+                    refused = Some((k, e));
+                    break;
+                }
+            }
+        }
+        match refused {
+            None => {
+                tx.release_savepoint().await?;
+                created.append(&mut run);
+                (start, end) = (end, items.len());
+            }
+            Some((k, e)) => {
+                tx.rollback_to_savepoint().await?;
+                if k == start {
+                    item_failed(&mut items[k], &e);
+                    tx.update_batch_item(&items[k]).await?;
+                    (start, end) = (k + 1, items.len());
+                } else {
+                    end = k;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// ALL_OR_NOTHING: every valid row is held in this transaction; the first row refused (a rule
+/// that changed since validation, or a balance that does not cover the total) undoes them all
+/// and fails the batch, naming that row. Nothing of it is held.
+async fn release_all(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, mut b: PayoutBatchRow) -> Result<Outcome, CommandError> {
+    tx.savepoint().await?;
+    let mut created: Vec<(i64, Uuid)> = Vec::new();
+    let mut after = 0i64;
+    let refused = 'pages: loop {
+        let items = tx.batch_items_with_status(b.id, item_status::VALID, after, RELEASE_PAGE).await?;
+        let Some(last) = items.last() else { break None };
+        after = last.row_number;
+        for item in items {
+            match create_one(tx, ctx, &b, &item).await {
+                Ok(payout) => created.push((item.row_number, payout)),
+                Err(e) if fatal(&e) => {
+                    tx.rollback_to_savepoint().await?;
+                    return Err(e);
+                }
+                Err(e) => break 'pages Some((item, e)),
+            }
+        }
+    };
+    if let Some((mut item, e)) = refused {
+        tx.rollback_to_savepoint().await?;
+        let (code, reason) = match &e {
+            CommandError::InsufficientFunds { currency } => (
+                "insufficient_balance",
+                format!(
+                    "the available {currency} balance does not cover the batch total (short at row {}): nothing was held",
+                    item.row_number
+                ),
+            ),
+            other => {
+                ("rows_refused", format!("row {} was refused at release ({other}): nothing was held", item.row_number))
+            }
+        };
+        item_failed(&mut item, &e);
+        tx.update_batch_item(&item).await?;
+        tx.set_batch_items_status(b.id, item_status::VALID, item_status::CANCELLED).await?;
+        fail(&mut b, ctx, code, reason);
+        tx.update_payout_batch(&b).await?;
+        return done(b);
+    }
+    tx.mark_batch_items_created(b.id, &created).await?;
+    tx.release_savepoint().await?;
+    b.open_payouts += i64::try_from(created.len()).unwrap_or(i64::MAX);
+    b.status = status::PROCESSING.to_owned();
+    b.updated_at = ctx.now;
+    complete_if_done(tx, ctx, &mut b).await?;
+    tx.update_payout_batch(&b).await?;
+    done(b)
+}
+
+async fn complete_if_done(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, b: &mut PayoutBatchRow) -> Result<(), CommandError> {
+    if b.status == status::PROCESSING && b.open_payouts <= 0 {
+        b.status = status::COMPLETED.to_owned();
+        b.completed_at = Some(ctx.now);
+        b.updated_at = ctx.now;
+        emit(tx, ctx, b, "batch.completed").await?;
+    }
+    Ok(())
+}
+
+/// A payout left the states that hold funds: if it belongs to a batch, the batch may be done.
+pub async fn payout_finished(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, payout: Uuid) -> Result<(), CommandError> {
+    let Some(batch) = tx.payout_batch_id(payout).await? else { return Ok(()) };
+    let Some(mut b) = tx.payout_batch(batch).await? else { return Ok(()) };
+    b.open_payouts -= 1;
+    b.updated_at = ctx.now;
+    complete_if_done(tx, ctx, &mut b).await?;
+    tx.update_payout_batch(&b).await?;
+    Ok(())
+}
+
+/// Whether a transition ends a payout's hold (it is final for its batch).
+pub fn ends_hold(from: PayoutState, to: PayoutState) -> bool {
+    from.holds_funds() && !to.holds_funds()
+}
+
+pub async fn cancel(
+    tx: &mut dyn WriteTx,
+    ctx: &Ctx<'_>,
+    account: outlay_core::AccountId,
+    batch: Uuid,
+    by: Option<Uuid>,
+) -> Result<Outcome, CommandError> {
+    let mut b = load(tx, account, batch).await?;
+    if b.status != status::PENDING_APPROVAL && b.status != status::VALIDATED {
+        return Err(CommandError::InvalidState(format!(
+            "the batch is {}; only a batch not yet released can be cancelled (cancel its payouts instead)",
+            b.status
+        )));
+    }
+    tx.set_batch_items_status(b.id, item_status::VALID, item_status::CANCELLED).await?;
+    b.status = status::CANCELLED.to_owned();
+    b.cancelled_by = by;
+    b.cancelled_at = Some(ctx.now);
+    b.dedup_sha256 = None;
+    b.updated_at = ctx.now;
+    tx.update_payout_batch(&b).await?;
+    done(b)
+}
+
+pub async fn set_policy(
+    tx: &mut dyn WriteTx,
+    ctx: &Ctx<'_>,
+    policy: &ApprovalPolicyRow,
+) -> Result<Outcome, CommandError> {
+    let mut row = policy.clone();
+    row.updated_at = ctx.now;
+    tx.upsert_approval_policy(&row).await?;
+    Ok(Outcome::ApprovalPolicy(Box::new(row)))
+}
+
+/// The rules of a single payout that need its beneficiary (currency, SWIFT fee payer, reference
+/// format, documents, business day), checked while a batch is validated so an approver sees
+/// the rows that would be refused. Release checks them again in the transaction that holds.
+pub(crate) fn precheck(
+    p: &NewPayout,
+    b: &outlay_store::BeneficiaryRow,
+    now: time::OffsetDateTime,
+    config: &crate::EngineConfig,
+) -> Result<(), CommandError> {
+    let payout_currency = p.payout_currency.unwrap_or(p.currency);
+    if p.quote_id.is_none() && payout_currency != p.currency {
+        return Err(CommandError::Rejected {
+            field: "quote_id",
+            code: "quote_required",
+            message: "a cross-currency payout needs a quote_id from POST /api/v1/conversion/quote with transaction_type payout"
+                .into(),
+        });
+    }
+    super::payouts::check_against_beneficiary(p, b, payout_currency)?;
+    super::payouts::check_payout_date(p, b, &Ctx { now, config })?;
+    Ok(())
+}
