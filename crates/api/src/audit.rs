@@ -72,6 +72,8 @@ fn action_of(route: &str) -> String {
     let named = match route {
         "/api/v1/payouts" => "payout.create",
         "/api/v1/payouts/{id}/cancel" => "payout.cancelled",
+        "/api/v1/payouts/{id}/approve" => "payout.approve",
+        "/api/v1/payouts/{id}/reject_approval" => "payout.reject_approval",
         "/api/v1/beneficiaries" => "beneficiary.create",
         "/api/v1/beneficiaries/{id}" => "beneficiary.update",
         "/api/v1/beneficiaries/{id}/delete" => "beneficiary.delete",

@@ -38,7 +38,10 @@ pub fn account(a: &AccountRow) -> Value {
     })
 }
 
+/// A deposit: its sender and receiver account numbers masked (`****1234`), as everywhere but a
+/// beneficiary's own retrieval (see docs/audit-and-encryption.md).
 pub fn deposit(d: &DepositRow) -> Value {
+    let masked = |n: &Option<String>| n.as_deref().map(outlay_core::audit::mask_tail);
     json!({
         "deposit_id": d.id,
         "short_reference_id": d.short_reference_id,
@@ -47,12 +50,12 @@ pub fn deposit(d: &DepositRow) -> Value {
         "amount": decimal(d.amount, &d.currency),
         "deposit_fee": decimal(d.fee, &d.currency),
         "deposit_status": d.status,
-        "receiver_account_number": d.receiver_account_number,
+        "receiver_account_number": masked(&d.receiver_account_number),
         "deposit_reference": d.deposit_reference,
         "sender": {
             "sender_name": d.sender_name,
             "sender_country": d.sender_country,
-            "sender_account_number": d.sender_account_number,
+            "sender_account_number": masked(&d.sender_account_number),
             "sender_swift_code": d.sender_swift_code,
         },
         "source": d.source,
@@ -172,6 +175,10 @@ pub fn payout(p: &outlay_store::PayoutRow) -> Value {
         "create_time": rfc3339(p.created_at),
         "update_time": rfc3339(p.updated_at),
         "complete_time": p.completed_at.map(rfc3339),
+        // Maker-checker (Outlay): the creating credential and the approver, when approval was needed.
+        "created_by": p.created_by,
+        "approved_by": p.approved_by,
+        "approve_time": p.approved_at.map(rfc3339),
     })
 }
 

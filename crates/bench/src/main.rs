@@ -154,6 +154,7 @@ fn new_payout(account: AccountId, beneficiary: uuid::Uuid, date: time::Date) -> 
         payer: None,
         documentation: Vec::new(),
         unique_request_id: None,
+        created_by: None,
     })
 }
 

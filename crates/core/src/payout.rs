@@ -141,6 +141,11 @@ pub enum PayoutState {
     /// held and no rail takes it until a reviewer clears it (back to READY_TO_SEND or SCHEDULED)
     /// or rejects it (REJECTED).
     InReview,
+    /// Above the account's approval threshold (maker-checker): the funds stay held and no rail
+    /// takes it until a credential other than its creator approves it (on to IN_REVIEW when a
+    /// compliance review is still open, else READY_TO_SEND or SCHEDULED) or declines it
+    /// (CANCELLED). Compliance may reject it meanwhile (REJECTED); the creator may cancel it.
+    AwaitingApproval,
 }
 
 impl PayoutState {
@@ -155,6 +160,7 @@ impl PayoutState {
             PayoutState::Cancelled => "CANCELLED",
             PayoutState::Returned => "RETURNED",
             PayoutState::InReview => "IN_REVIEW",
+            PayoutState::AwaitingApproval => "AWAITING_APPROVAL",
         }
     }
 
@@ -162,8 +168,8 @@ impl PayoutState {
     pub fn wire_status(self) -> &'static str {
         match self {
             PayoutState::Scheduled | PayoutState::ReadyToSend => "READY_TO_SEND",
-            // UQPAY has no review status: PENDING is its "being processed".
-            PayoutState::Sent | PayoutState::InReview => "PENDING",
+            // UQPAY has no review or approval status: PENDING is its "being processed".
+            PayoutState::Sent | PayoutState::InReview | PayoutState::AwaitingApproval => "PENDING",
             PayoutState::Completed => "COMPLETED",
             PayoutState::Failed | PayoutState::Cancelled | PayoutState::Returned => "FAILED",
             PayoutState::Rejected => "REJECTED",
@@ -172,7 +178,14 @@ impl PayoutState {
 
     /// Whether the payout still holds its amount and fee in `pending`.
     pub fn holds_funds(self) -> bool {
-        matches!(self, PayoutState::Scheduled | PayoutState::ReadyToSend | PayoutState::Sent | PayoutState::InReview)
+        matches!(
+            self,
+            PayoutState::Scheduled
+                | PayoutState::ReadyToSend
+                | PayoutState::Sent
+                | PayoutState::InReview
+                | PayoutState::AwaitingApproval
+        )
     }
 
     pub fn is_final(self) -> bool {
@@ -189,6 +202,7 @@ impl PayoutState {
                 | (Sent, Completed | Failed | Rejected)
                 | (Completed, Returned)
                 | (InReview, ReadyToSend | Scheduled | Rejected)
+                | (AwaitingApproval, ReadyToSend | Scheduled | InReview | Cancelled | Rejected)
         )
     }
 }
@@ -203,7 +217,7 @@ impl FromStr for PayoutState {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         use PayoutState::*;
-        [Scheduled, ReadyToSend, Sent, Completed, Failed, Rejected, Cancelled, Returned, InReview]
+        [Scheduled, ReadyToSend, Sent, Completed, Failed, Rejected, Cancelled, Returned, InReview, AwaitingApproval]
             .into_iter()
             .find(|p| p.code() == s)
             .ok_or_else(|| format!("unknown payout state {s}"))
@@ -250,6 +264,24 @@ mod tests {
         }
         for next in [Sent, Completed, Cancelled, Failed] {
             assert!(!InReview.can_become(next), "{next}");
+        }
+    }
+
+    #[test]
+    fn a_payout_awaiting_approval_keeps_its_hold_until_approved_or_declined() {
+        use PayoutState::*;
+        assert!(AwaitingApproval.holds_funds());
+        assert!(!AwaitingApproval.is_final());
+        assert_eq!(AwaitingApproval.wire_status(), "PENDING");
+        assert_eq!("AWAITING_APPROVAL".parse::<PayoutState>(), Ok(AwaitingApproval));
+        for next in [ReadyToSend, Scheduled, InReview, Cancelled, Rejected] {
+            assert!(AwaitingApproval.can_become(next), "{next}");
+        }
+        for next in [Sent, Completed, Failed, Returned] {
+            assert!(!AwaitingApproval.can_become(next), "{next}");
+        }
+        for from in [Scheduled, ReadyToSend, Sent, InReview, Completed] {
+            assert!(!from.can_become(AwaitingApproval), "{from}");
         }
     }
 }

@@ -158,6 +158,8 @@ fn action_of(cmd: &Command) -> Option<String> {
         Command::SetReserve { .. } => "reserve.set",
         Command::SetBankAccount { .. } => "account.set_bank_account",
         Command::CreateAccount { .. } => "account.create",
+        Command::ApprovePayout { .. } => "payout.approve",
+        Command::DeclinePayoutApproval { .. } => "payout.reject_approval",
         _ => return None,
     };
     Some(name.to_owned())
@@ -222,7 +224,9 @@ pub(crate) async fn before(tx: &mut dyn WriteTx, cmd: &Command) -> Result<Option
                 }))
             })
         }
-        Command::TransitionPayout { payout, .. } => tx.payout(*payout).await?.map(|p| {
+        Command::TransitionPayout { payout, .. }
+        | Command::ApprovePayout { payout, .. }
+        | Command::DeclinePayoutApproval { payout, .. } => tx.payout(*payout).await?.map(|p| {
             text(json!({
                 "payout_id": p.id,
                 "short_reference_id": p.short_reference_id,

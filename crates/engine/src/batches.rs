@@ -33,7 +33,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::ops::batches::{ALL_OR_NOTHING, PARTIAL, item_status, status};
+use crate::ops::batches::{ALL_OR_NOTHING, LockedRate, PARTIAL, item_status, status};
 use crate::parse::FieldIssue;
 use crate::parse::payout::{CreatePayout, parse_payout};
 use crate::{BatchValidation, BeneficiarySource, Command, CommandError, Engine, NewPayout, Outcome};
@@ -434,6 +434,10 @@ struct Validator {
     valid: i64,
     invalid: i64,
     above_threshold: bool,
+    /// The batch's locked quote, and what its valid cross-currency rows sell and buy in total.
+    quote: Option<LockedRate>,
+    quoted_sell: i128,
+    quoted_buy: i128,
 }
 
 fn beneficiary_identity(value: &Value) -> String {
@@ -442,6 +446,17 @@ fn beneficiary_identity(value: &Value) -> String {
         // serde_json's maps are ordered by key, so equal details print equally.
         (None, Some(b)) => format!("inline:{}", b.get("bank_details").unwrap_or(b)),
         (None, None) => String::new(),
+    }
+}
+
+/// A refusal of a rule as the row's field issues (the message without its leading field name).
+fn issues(e: CommandError) -> Vec<FieldIssue> {
+    match e {
+        CommandError::Rejected { field, code, message } => {
+            let message = message.strip_prefix(field).map(str::trim_start).map_or(message.clone(), str::to_owned);
+            vec![FieldIssue::new(field, code, message)]
+        }
+        other => vec![FieldIssue::new("row", "refused", other)],
     }
 }
 
@@ -501,13 +516,74 @@ impl Validator {
                 "names no active beneficiary",
             )]);
         };
-        crate::ops::batches::precheck(p, &b, self.now, &self.config).map_err(|e| match e {
-            CommandError::Rejected { field, code, message } => {
-                let message = message.strip_prefix(field).map(str::trim_start).map_or(message.clone(), str::to_owned);
-                vec![FieldIssue::new(field, code, message)]
-            }
-            other => vec![FieldIssue::new("row", "refused", other)],
-        })
+        crate::ops::batches::precheck(p, &b, self.now, &self.config, self.quote.is_some()).map_err(issues)
+    }
+
+    /// With a batch quote: a row of the quote's pair gets both its amounts at the locked rate
+    /// (written into the row, so release converts exactly what was validated); a cross-currency
+    /// row of another pair, or one with a quote of its own, is refused. Fields the row parser
+    /// will refuse anyway (a bad currency or amount) are left to it.
+    fn apply_quote(&self, value: &mut Value) -> Result<(), Vec<FieldIssue>> {
+        let (Some(q), Value::Object(map)) = (&self.quote, value) else { return Ok(()) };
+        if map.contains_key("quote_id") {
+            return Err(vec![FieldIssue::new(
+                "quote_id",
+                "quote_conflict",
+                format!(
+                    "the batch's quote {} is locked for every row: a row cannot carry its own quote_id",
+                    q.quote_id
+                ),
+            )]);
+        }
+        let currency_of = |field: &str| {
+            map.get(field).and_then(Value::as_str).and_then(|c| outlay_core::Currency::parse(c.trim()).ok())
+        };
+        let (Some(currency), Some(payout_currency)) = (currency_of("currency"), currency_of("payout_currency")) else {
+            return Ok(());
+        };
+        if currency == payout_currency {
+            return Ok(());
+        }
+        q.check_pair(currency, payout_currency).map_err(issues)?;
+        let amount_of = |field: &str, c| {
+            map.get(field).map(|v| {
+                serde_json::from_value::<crate::parse::DecimalInput>(v.clone())
+                    .ok()
+                    .and_then(|d| d.parse(field, c).ok())
+            })
+        };
+        let (amount, payout_amount) = (amount_of("amount", currency), amount_of("payout_amount", payout_currency));
+        // Unparseable: the row parser names the problem.
+        if matches!(amount, Some(None)) || matches!(payout_amount, Some(None)) {
+            return Ok(());
+        }
+        let (a, pa) = q.amounts(amount.flatten(), payout_amount.flatten()).map_err(issues)?;
+        map.insert("amount".into(), Value::String(a.to_decimal_string(currency)));
+        map.insert("payout_amount".into(), Value::String(pa.to_decimal_string(payout_currency)));
+        Ok(())
+    }
+
+    /// The batch quote does not cover the rows of its pair: the batch fails as a whole.
+    fn quote_excess(&self) -> Option<(String, String)> {
+        let q = self.quote.as_ref()?;
+        let (field, used, cap, currency) = match q.fixed {
+            outlay_core::fx::Fixed::Buy(cap) => ("payout_amount", self.quoted_buy, cap, q.buy),
+            outlay_core::fx::Fixed::Sell(cap) => ("amount", self.quoted_sell, cap, q.sell),
+        };
+        if used <= i128::from(cap.minor()) {
+            return None;
+        }
+        let used = i64::try_from(used).ok().and_then(|m| outlay_core::Amount::from_minor(m).ok());
+        Some((
+            "quote_amount_exceeded".to_owned(),
+            format!(
+                "the rows converted with quote {} total {} {currency} of {field}, more than the quote's {} {currency}: \
+                 nothing is released (request a quote for the whole batch total)",
+                q.quote_id,
+                used.map_or_else(|| "more than the maximum".to_owned(), |u| u.to_decimal_string(currency)),
+                cap.to_decimal_string(currency)
+            ),
+        ))
     }
 
     fn item(&mut self, raw: RawRow) -> BatchItemRow {
@@ -531,6 +607,7 @@ impl Validator {
             {
                 map.entry("is_payer").or_insert_with(|| Value::String("Y".into()));
             }
+            self.apply_quote(&mut value)?;
             let p = row_to_payout(value.clone(), self.account)?;
             self.check_with_beneficiary(&p)?;
             Ok((p, value))
@@ -576,6 +653,13 @@ impl Validator {
                     if self.thresholds.get(p.currency.code()).is_some_and(|limit| p.amount.minor() > *limit) {
                         self.above_threshold = true;
                     }
+                    if self.quote.is_some()
+                        && let Some(payout_amount) = p.payout_amount
+                        && p.payout_currency.is_some_and(|c| c != p.currency)
+                    {
+                        self.quoted_sell += i128::from(p.amount.minor());
+                        self.quoted_buy += i128::from(payout_amount.minor());
+                    }
                     item.status = item_status::VALID.to_owned();
                     item.payload = Some(value.to_string());
                 }
@@ -597,15 +681,22 @@ fn expect_batch(outcome: Outcome) -> Result<PayoutBatchRow, CommandError> {
     }
 }
 
-async fn start(
-    engine: &Engine,
+/// What a new batch is made of, before its rows are read.
+struct Origin {
     account: AccountId,
     created_by: Option<Uuid>,
     file_name: Option<String>,
-    format: &str,
+    format: &'static str,
     mode: BatchMode,
     content_sha256: Option<String>,
+    quote_id: Option<Uuid>,
+}
+
+async fn start(
+    engine: &Engine,
+    origin: Origin,
 ) -> Result<(PayoutBatchRow, std::collections::BTreeMap<String, i64>), BatchError> {
+    let Origin { account, created_by, file_name, format, mode, content_sha256, quote_id } = origin;
     let policy = engine.store().approval_policy(account).await.map_err(CommandError::from)?;
     let approval_required = policy.as_ref().is_none_or(|p| p.approval_required_for_batches);
     let thresholds = policy.map(|p| p.payout_approval_thresholds).unwrap_or_default();
@@ -636,6 +727,8 @@ async fn start(
         completed_at: None,
         created_at: now,
         updated_at: now,
+        quote_id,
+        client_rate: None,
     };
     match engine.execute(Command::CreateBatch(Box::new(row))).await {
         Ok(outcome) => Ok((expect_batch(outcome)?, thresholds)),
@@ -705,7 +798,7 @@ where
         valid_rows: v.valid,
         invalid_rows: v.invalid,
         above_threshold: v.above_threshold,
-        file_error: error.map(|e| (e.code.to_owned(), e.message)),
+        file_error: error.map(|e| (e.code.to_owned(), e.message)).or_else(|| v.quote_excess()),
     };
     let outcome = engine
         .execute(Command::FinishBatchValidation { account: batch.account_id, done: Box::new(validation) })
@@ -772,10 +865,27 @@ pub async fn create_batch_from_reader<R: Read + Send + 'static>(
     engine: &Engine,
     req: NewBatchRequest<R>,
 ) -> Result<PayoutBatchRow, BatchError> {
-    let (batch, thresholds) =
-        start(engine, req.account, req.created_by, req.file_name, req.format.as_str(), req.mode, req.content_sha256)
-            .await?;
-    let validator = new_validator(engine, &batch, req.on_behalf, thresholds);
+    create_batch_from_reader_with_quote(engine, req, None).await
+}
+
+/// [`create_batch_from_reader`] with one FX quote locked for the whole batch (`quote_id`: a
+/// `payout` quote, unexpired and unused; the batch uses it). See docs/batches.md.
+pub async fn create_batch_from_reader_with_quote<R: Read + Send + 'static>(
+    engine: &Engine,
+    req: NewBatchRequest<R>,
+    quote_id: Option<Uuid>,
+) -> Result<PayoutBatchRow, BatchError> {
+    let origin = Origin {
+        account: req.account,
+        created_by: req.created_by,
+        file_name: req.file_name,
+        format: req.format.as_str(),
+        mode: req.mode,
+        content_sha256: req.content_sha256,
+        quote_id,
+    };
+    let (batch, thresholds) = start(engine, origin).await?;
+    let validator = new_validator(engine, &batch, req.on_behalf, thresholds).await?;
     let (format, reader) = (req.format, req.reader);
     ingest(engine, batch, validator, move |row| {
         let mut hashing = Hashing { inner: reader, hash: Sha256::new() };
@@ -790,13 +900,20 @@ pub async fn create_batch_from_reader<R: Read + Send + 'static>(
     .await
 }
 
-fn new_validator(
+async fn new_validator(
     engine: &Engine,
     batch: &PayoutBatchRow,
     on_behalf: bool,
     thresholds: std::collections::BTreeMap<String, i64>,
-) -> Validator {
-    Validator {
+) -> Result<Validator, BatchError> {
+    let quote = match batch.quote_id {
+        Some(id) => match engine.store().quote(batch.account_id, id).await.map_err(CommandError::from)? {
+            Some(q) => Some(LockedRate::from_quote(&q)?),
+            None => return Err(CommandError::Internal(format!("the batch's quote {id} is missing")).into()),
+        },
+        None => None,
+    };
+    Ok(Validator {
         batch: batch.id,
         account: batch.account_id,
         store: engine.store().clone(),
@@ -811,7 +928,10 @@ fn new_validator(
         valid: 0,
         invalid: 0,
         above_threshold: false,
-    }
+        quote,
+        quoted_sell: 0,
+        quoted_buy: 0,
+    })
 }
 
 /// Create a batch from a JSON list of create-payout bodies (the API's JSON form).
@@ -823,8 +943,22 @@ pub async fn create_batch_from_values(
     on_behalf: bool,
     rows: Vec<Value>,
 ) -> Result<PayoutBatchRow, BatchError> {
-    let (batch, thresholds) = start(engine, account, created_by, None, "JSON", mode, None).await?;
-    let validator = new_validator(engine, &batch, on_behalf, thresholds);
+    create_batch_from_values_with_quote(engine, account, created_by, mode, on_behalf, rows, None).await
+}
+
+/// [`create_batch_from_values`] with one FX quote locked for the whole batch.
+pub async fn create_batch_from_values_with_quote(
+    engine: &Engine,
+    account: AccountId,
+    created_by: Option<Uuid>,
+    mode: BatchMode,
+    on_behalf: bool,
+    rows: Vec<Value>,
+    quote_id: Option<Uuid>,
+) -> Result<PayoutBatchRow, BatchError> {
+    let origin = Origin { account, created_by, file_name: None, format: "JSON", mode, content_sha256: None, quote_id };
+    let (batch, thresholds) = start(engine, origin).await?;
+    let validator = new_validator(engine, &batch, on_behalf, thresholds).await?;
     ingest(engine, batch, validator, move |row| {
         for (i, value) in rows.into_iter().enumerate() {
             let body = match value {

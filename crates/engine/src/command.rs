@@ -99,6 +99,10 @@ pub struct NewPayout {
     pub payer: Option<serde_json::Value>,
     pub documentation: Vec<Document>,
     pub unique_request_id: Option<String>,
+    /// The API credential creating it. Only such a payout is checked against the account's
+    /// approval threshold (maker-checker); `None` (a batch's rows, whose batch approval covers
+    /// them, and tools) skips that check.
+    pub created_by: Option<Uuid>,
 }
 
 /// A quote request whose fields have each been parsed; the rate is looked up in the writer.
@@ -383,6 +387,19 @@ pub enum Command {
         by: Option<Uuid>,
     },
     SetApprovalPolicy(Box<outlay_store::ApprovalPolicyRow>),
+    // --- payout approval (maker-checker) ---
+    /// Approve a payout AWAITING_APPROVAL (a different credential than its creator).
+    ApprovePayout {
+        account: AccountId,
+        payout: Uuid,
+        approver: Uuid,
+    },
+    /// Decline a payout AWAITING_APPROVAL: CANCELLED, its hold voided.
+    DeclinePayoutApproval {
+        account: AccountId,
+        payout: Uuid,
+        approver: Uuid,
+    },
 }
 
 /// A report to write over [period_start, period_end).
@@ -480,6 +497,8 @@ impl Command {
             | Command::FinishBatchValidation { .. }
             | Command::CancelBatch { .. }
             | Command::SetApprovalPolicy(_) => None,
+            // --- payout approval --- (a decline voids the hold)
+            Command::ApprovePayout { account, .. } | Command::DeclinePayoutApproval { account, .. } => Some(*account),
         }
     }
 

@@ -266,7 +266,25 @@ async fn open_engine(global: &Global, file: &FileConfig) -> anyhow::Result<Arc<E
 
 /// `outlay keys rotate`: the new key becomes active, then every stored value is re-encrypted.
 async fn keys(global: &Global, file: &FileConfig, cmd: crate::keys::KeysCmd) -> anyhow::Result<i32> {
-    let crate::keys::KeysCmd::Rotate { new_key_id } = cmd;
+    let new_key_id = match cmd {
+        crate::keys::KeysCmd::Rotate { new_key_id } => new_key_id,
+        crate::keys::KeysCmd::Reseal => {
+            let data_dir = config::data_dir(global.data_dir.clone(), file);
+            let url = config::database_url(global.database_url.clone(), file, &data_dir);
+            let ring = crate::keys::key_ring(&file.encryption, &url, true, false).await?;
+            let Some(active) = ring.active().map(str::to_owned) else {
+                bail!("no encryption key configured (and no sandbox key): nothing to encrypt with");
+            };
+            let store = outlay_store::open_with_keys(&url, ring)
+                .await
+                .with_context(|| format!("opening {}", outlay_store::redact_url(&url)))?;
+            let engine = Engine::start(store, Arc::new(SystemClock), engine_config(global, file)).await?;
+            let result = crate::keys::reseal(&engine).await;
+            engine.shutdown().await;
+            println!("re-encrypted {} stored value(s) with key {active}", result?);
+            return Ok(0);
+        }
+    };
     let data_dir = config::data_dir(global.data_dir.clone(), file);
     let url = config::database_url(global.database_url.clone(), file, &data_dir);
     let (ring, written) = crate::keys::rotate(&file.encryption, &url, &new_key_id).await?;

@@ -163,6 +163,9 @@ pub enum KeysCmd {
         #[arg(long)]
         new_key_id: String,
     },
+    /// Encrypt with the active key every stored value still in clear or under an older key
+    /// (after an upgrade that seals more columns: deposits' account numbers, batch rows).
+    Reseal,
 }
 
 /// `outlay keys rotate`: the ring with the new key active, and where the new key was added.

@@ -89,10 +89,14 @@ impl KeyRing {
             // Encrypted with an older key: re-encrypt (rotation).
             return self.encrypt(&self.decrypt(plain)?);
         }
+        self.seal_raw(active, plain.as_bytes())
+    }
+
+    fn seal_raw(&self, active: &str, plain: &[u8]) -> StoreResult<String> {
         let cipher = self.keys.get(active).ok_or_else(|| StoreError::Config("active key missing".into()))?;
         let nonce_bytes: [u8; 12] = rand::random();
         let sealed = cipher
-            .encrypt(&Nonce::from(nonce_bytes), plain.as_bytes())
+            .encrypt(&Nonce::from(nonce_bytes), plain)
             .map_err(|_| StoreError::Database("encryption failed".into()))?;
         let mut out = nonce_bytes.to_vec();
         out.extend_from_slice(&sealed);
@@ -101,7 +105,42 @@ impl KeyRing {
 
     /// Decrypt a stored value (a value that was never encrypted is returned as it is).
     pub fn decrypt(&self, stored: &str) -> StoreResult<String> {
-        let Some(rest) = stored.strip_prefix(PREFIX) else { return Ok(stored.to_owned()) };
+        let plain = self.open_raw(stored)?;
+        String::from_utf8(plain).map_err(|_| StoreError::corrupt("decrypted value is not UTF-8"))
+    }
+
+    /// A stored document (uploaded file): its bytes sealed whole, as the bytes of
+    /// `enc:v1:<key_id>:<base64>` (as given when there is no key).
+    pub fn encrypt_bytes(&self, plain: &[u8]) -> StoreResult<Vec<u8>> {
+        let Some(active) = &self.active else { return Ok(plain.to_vec()) };
+        Ok(self.seal_raw(active, plain)?.into_bytes())
+    }
+
+    /// Rotation of a stored document: sealed with the active key (unchanged when it already is;
+    /// a document stored in clear before documents were sealed is sealed now).
+    pub fn reseal_bytes(&self, stored: &[u8]) -> StoreResult<Vec<u8>> {
+        let Some(active) = &self.active else { return Ok(stored.to_vec()) };
+        match std::str::from_utf8(stored) {
+            Ok(text) if Self::is_encrypted(text) => {
+                if text[PREFIX.len()..].split(':').next() == Some(active.as_str()) {
+                    return Ok(stored.to_vec());
+                }
+                Ok(self.seal_raw(active, &self.open_raw(text)?)?.into_bytes())
+            }
+            _ => self.encrypt_bytes(stored),
+        }
+    }
+
+    /// A stored document's bytes (returned as they are when they were never encrypted).
+    pub fn decrypt_bytes(&self, stored: &[u8]) -> StoreResult<Vec<u8>> {
+        match std::str::from_utf8(stored) {
+            Ok(text) if Self::is_encrypted(text) => self.open_raw(text),
+            _ => Ok(stored.to_vec()),
+        }
+    }
+
+    fn open_raw(&self, stored: &str) -> StoreResult<Vec<u8>> {
+        let Some(rest) = stored.strip_prefix(PREFIX) else { return Ok(stored.as_bytes().to_vec()) };
         let (id, b64) = rest.split_once(':').ok_or_else(|| StoreError::corrupt("malformed encrypted value"))?;
         let cipher = self.keys.get(id).ok_or_else(|| {
             StoreError::Config(format!("a value is encrypted with key {id:?}, which is not configured"))
@@ -112,10 +151,9 @@ impl KeyRing {
         }
         let (nonce, sealed) = bytes.split_at(12);
         let nonce: [u8; 12] = nonce.try_into().map_err(|_| StoreError::corrupt("malformed encrypted value"))?;
-        let plain = cipher
+        cipher
             .decrypt(&Nonce::from(nonce), sealed)
-            .map_err(|_| StoreError::corrupt(format!("a value encrypted with key {id:?} does not decrypt")))?;
-        String::from_utf8(plain).map_err(|_| StoreError::corrupt("decrypted value is not UTF-8"))
+            .map_err(|_| StoreError::corrupt(format!("a value encrypted with key {id:?} does not decrypt")))
     }
 
     /// Encrypt every account or identity number in a JSON document, at any depth.
@@ -176,6 +214,42 @@ impl KeyRing {
             bank.account_number = self.decrypt(&bank.account_number)?;
         }
         Ok(a)
+    }
+
+    /// An optional plain-text column (not JSON) encrypted as a whole.
+    pub fn encrypt_opt(&self, plain: Option<&str>) -> StoreResult<Option<String>> {
+        plain.map(|p| self.encrypt(p)).transpose()
+    }
+
+    pub fn decrypt_opt(&self, stored: Option<&str>) -> StoreResult<Option<String>> {
+        stored.map(|s| self.decrypt(s)).transpose()
+    }
+
+    /// A deposit as it is stored: sender and receiver account numbers sealed.
+    pub fn seal_deposit(&self, d: &crate::DepositRow) -> StoreResult<crate::DepositRow> {
+        Ok(crate::DepositRow {
+            receiver_account_number: self.encrypt_opt(d.receiver_account_number.as_deref())?,
+            sender_account_number: self.encrypt_opt(d.sender_account_number.as_deref())?,
+            ..d.clone()
+        })
+    }
+
+    pub fn open_deposit(&self, d: crate::DepositRow) -> StoreResult<crate::DepositRow> {
+        Ok(crate::DepositRow {
+            receiver_account_number: self.decrypt_opt(d.receiver_account_number.as_deref())?,
+            sender_account_number: self.decrypt_opt(d.sender_account_number.as_deref())?,
+            ..d
+        })
+    }
+
+    /// A batch row as it is stored: its payload (the raw row with its bank details, as a
+    /// create-payout JSON body) sealed whole.
+    pub fn seal_batch_item(&self, i: &crate::BatchItemRow) -> StoreResult<crate::BatchItemRow> {
+        Ok(crate::BatchItemRow { payload: self.encrypt_opt(i.payload.as_deref())?, ..i.clone() })
+    }
+
+    pub fn open_batch_item(&self, i: crate::BatchItemRow) -> StoreResult<crate::BatchItemRow> {
+        Ok(crate::BatchItemRow { payload: self.decrypt_opt(i.payload.as_deref())?, ..i })
     }
 
     pub fn open_page<T>(&self, page: Page<T>, open: fn(&Self, T) -> StoreResult<T>) -> StoreResult<Page<T>> {
@@ -252,5 +326,23 @@ mod tests {
         tampered.push(if sealed.ends_with('A') { 'B' } else { 'A' });
         assert!(r.decrypt(&tampered).is_err());
         assert_eq!(KeyRing::none().encrypt("x").expect("none"), "x");
+    }
+
+    #[test]
+    fn documents_are_sealed_whole_and_rotate() {
+        let (a, b) = (KeyRing::generate_key(), KeyRing::generate_key());
+        let old = ring("k1", &a, &b);
+        let doc = b"%PDF-1.4 passport P1234567X \xff\x00".to_vec();
+        let sealed = old.encrypt_bytes(&doc).expect("seal");
+        assert!(sealed.starts_with(b"enc:v1:k1:") && !sealed.windows(8).any(|w| w == b"P1234567"));
+        assert_eq!(old.decrypt_bytes(&sealed).expect("open"), doc);
+        assert_eq!(old.reseal_bytes(&sealed).expect("same key"), sealed, "already under the active key");
+        assert_eq!(old.decrypt_bytes(&doc).expect("clear"), doc, "a clear document reads as it is");
+        let from_clear = old.reseal_bytes(&doc).expect("seal clear");
+        assert_eq!(old.decrypt_bytes(&from_clear).expect("open"), doc);
+        let new = ring("k2", &a, &b);
+        let rotated = new.reseal_bytes(&sealed).expect("rotate");
+        assert!(rotated.starts_with(b"enc:v1:k2:"));
+        assert_eq!(new.decrypt_bytes(&rotated).expect("open"), doc);
     }
 }

@@ -556,4 +556,9 @@ pub trait WriteTx: Send {
     ) -> StoreResult<Vec<JobRow>>;
     /// End a claimed job, only if `claim_token` still holds it (else false: it was claimed again).
     async fn finish_job(&mut self, id: Uuid, claim_token: Uuid, end: &JobEnd, at: OffsetDateTime) -> StoreResult<bool>;
+    // --- payout approval (maker-checker) ---
+    /// Record the credential that approved (or declined) a payout that waited for approval.
+    async fn set_payout_approval(&mut self, approval: &PayoutApprovalRecord) -> StoreResult<()>;
+    /// Replace the reason of a payout's first history row (`created`), e.g. why it waits.
+    async fn set_payout_created_reason(&mut self, id: Uuid, reason: &str) -> StoreResult<()>;
 }

@@ -37,6 +37,12 @@ pub const SQLITE: &[Migration] = &[
     Migration { version: 11, name: "sftp", sql: include_str!("../migrations/sqlite/0011_sftp.sql") },
     Migration { version: 12, name: "reports", sql: include_str!("../migrations/sqlite/0012_reports.sql") },
     Migration { version: 13, name: "jobs", sql: include_str!("../migrations/sqlite/0013_jobs.sql") },
+    Migration {
+        version: 14,
+        name: "payout_approval",
+        sql: include_str!("../migrations/sqlite/0014_payout_approval.sql"),
+    },
+    Migration { version: 15, name: "batch_quote", sql: include_str!("../migrations/sqlite/0015_batch_quote.sql") },
 ];
 
 pub const POSTGRES: &[Migration] = &[
@@ -57,6 +63,12 @@ pub const POSTGRES: &[Migration] = &[
     Migration { version: 11, name: "sftp", sql: include_str!("../migrations/postgres/0011_sftp.sql") },
     Migration { version: 12, name: "reports", sql: include_str!("../migrations/postgres/0012_reports.sql") },
     Migration { version: 13, name: "jobs", sql: include_str!("../migrations/postgres/0013_jobs.sql") },
+    Migration {
+        version: 14,
+        name: "payout_approval",
+        sql: include_str!("../migrations/postgres/0014_payout_approval.sql"),
+    },
+    Migration { version: 15, name: "batch_quote", sql: include_str!("../migrations/postgres/0015_batch_quote.sql") },
 ];
 
 #[cfg(test)]

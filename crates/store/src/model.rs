@@ -297,6 +297,20 @@ pub struct PayoutRow {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub completed_at: Option<OffsetDateTime>,
+    // --- payout approval (maker-checker) ---
+    /// The API credential that created it (None for batch rows: the batch's approval covers them).
+    pub created_by: Option<Uuid>,
+    /// The credential that approved it (or declined it) when it waited for approval.
+    pub approved_by: Option<Uuid>,
+    pub approved_at: Option<OffsetDateTime>,
+}
+
+/// The approver's decision on a payout that was AWAITING_APPROVAL.
+#[derive(Clone, Debug)]
+pub struct PayoutApprovalRecord {
+    pub id: Uuid,
+    pub approved_by: Uuid,
+    pub at: OffsetDateTime,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -800,6 +814,11 @@ pub struct PayoutBatchRow {
     pub completed_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    // --- batch quote ---
+    /// One FX quote locked for the whole batch (used by the batch when it is created).
+    pub quote_id: Option<Uuid>,
+    /// The locked quote's client rate, applied to every cross-currency row of its pair.
+    pub client_rate: Option<String>,
 }
 
 /// One row of a batch: its validation result and, once released, its payout.

@@ -604,7 +604,11 @@ impl Store for PgStore {
 
     async fn deposit(&self, account: AccountId, id: Uuid) -> StoreResult<Option<DepositRow>> {
         let account = Some(account.0);
-        self.row_opt(SQL_DEPOSIT, &[&id, &account]).await?.as_ref().map(deposit_from_row).transpose()
+        self.row_opt(SQL_DEPOSIT, &[&id, &account])
+            .await?
+            .as_ref()
+            .map(|r| deposit_from_row(r).and_then(|d| self.keys.open_deposit(d)))
+            .transpose()
     }
 
     async fn deposits(
@@ -621,12 +625,15 @@ impl Store for PgStore {
         let rows = self
             .rows(SQL_DEPOSITS, &[&account.0, &filter.status, &filter.currency, &start, &end, &limit, &offset])
             .await?;
-        Ok(Page { total_items: total, items: collect(&rows, deposit_from_row)? })
+        Ok(Page {
+            total_items: total,
+            items: collect(&rows, |r| deposit_from_row(r).and_then(|d| self.keys.open_deposit(d)))?,
+        })
     }
 
     async fn pending_deposits(&self, before: OffsetDateTime, limit: u32) -> StoreResult<Vec<DepositRow>> {
         let rows = self.rows(SQL_PENDING_DEPOSITS, &[&db_time(before), &i64::from(limit)]).await?;
-        collect(&rows, deposit_from_row)
+        collect(&rows, |r| deposit_from_row(r).and_then(|d| self.keys.open_deposit(d)))
     }
 
     async fn withdrawal(&self, account: AccountId, id: Uuid) -> StoreResult<Option<WithdrawalRow>> {
@@ -1054,7 +1061,8 @@ impl Store for PgStore {
         let (limit, offset) = page_params(page);
         let total = count_of(&self.row(batches::SQL_ITEMS_COUNT, &[&batch, &status]).await?)?;
         let rows = self.rows(batches::SQL_ITEMS, &[&batch, &status, &limit, &offset]).await?;
-        Ok(Page { total_items: total, items: collect(&rows, batches::item_from_row)? })
+        let open = |r: &Row| batches::item_from_row(r).and_then(|i| self.keys.open_batch_item(i));
+        Ok(Page { total_items: total, items: collect(&rows, open)? })
     }
 
     async fn payout_batch_totals(&self, batch: Uuid) -> StoreResult<Vec<crate::BatchStatusTotal>> {
@@ -1502,6 +1510,7 @@ impl WriteTx for PgTx<'_> {
     }
 
     async fn insert_deposit(&mut self, d: &DepositRow) -> StoreResult<()> {
+        let d = &self.w.keys.seal_deposit(d)?;
         let (created, completed) = (db_time(d.created_at), d.completed_at.map(db_time));
         self.exec(
             SQL_DEPOSIT_INSERT,
@@ -1529,7 +1538,12 @@ impl WriteTx for PgTx<'_> {
     }
 
     async fn deposit(&mut self, id: Uuid) -> StoreResult<Option<DepositRow>> {
-        self.opt(SQL_DEPOSIT, &[&id, &None::<Uuid>]).await?.as_ref().map(deposit_from_row).transpose()
+        let keys = self.w.keys.clone();
+        self.opt(SQL_DEPOSIT, &[&id, &None::<Uuid>])
+            .await?
+            .as_ref()
+            .map(|r| deposit_from_row(r).and_then(|d| keys.open_deposit(d)))
+            .transpose()
     }
 
     async fn set_deposit_status(
@@ -1611,6 +1625,7 @@ impl WriteTx for PgTx<'_> {
 
     async fn insert_file(&mut self, row: &FileRow, content: &[u8]) -> StoreResult<()> {
         let created = db_time(row.created_at);
+        let content = self.w.keys.encrypt_bytes(content)?;
         self.exec(
             payouts::SQL_FILE_INSERT,
             &[
@@ -1917,6 +1932,34 @@ impl WriteTx for PgTx<'_> {
                 }
             }
         }
+        for (select, update) in secrets::SEALED_TEXT {
+            for row in self.all(select, &[]).await? {
+                let (id, text): (Uuid, String) = (col(&row, 0)?, col(&row, 1)?);
+                let sealed = keys.encrypt(&text)?;
+                if sealed != text {
+                    self.exec(update, &[&id, &sealed]).await?;
+                    changed += 1;
+                }
+            }
+        }
+        // Documents one at a time (each up to 20 MiB).
+        for row in self.all(secrets::SQL_FILE_IDS, &[]).await? {
+            let id: Uuid = col(&row, 0)?;
+            let content: Vec<u8> = col(&self.one(secrets::SQL_FILE_CONTENT, &[&id]).await?, 0)?;
+            let sealed = keys.reseal_bytes(&content)?;
+            if sealed != content {
+                self.exec(secrets::SQL_FILE_CONTENT_UPDATE, &[&id, &sealed]).await?;
+                changed += 1;
+            }
+        }
+        for row in self.all(secrets::SQL_BATCH_PAYLOADS, &[]).await? {
+            let (batch, number, text): (Uuid, i64, String) = (col(&row, 0)?, col(&row, 1)?, col(&row, 2)?);
+            let sealed = keys.encrypt(&text)?;
+            if sealed != text {
+                self.exec(secrets::SQL_BATCH_PAYLOAD_UPDATE, &[&batch, &number, &sealed]).await?;
+                changed += 1;
+            }
+        }
         Ok(changed)
     }
 
@@ -1971,6 +2014,8 @@ impl WriteTx for PgTx<'_> {
                 &completed_at,
                 &created,
                 &updated,
+                &b.quote_id,
+                &b.client_rate,
             ],
         )
         .await?;
@@ -2029,7 +2074,8 @@ impl WriteTx for PgTx<'_> {
         let currency: Vec<Option<&str>> = items.iter().map(|i| i.currency.as_deref()).collect();
         let amount: Vec<Option<i64>> = items.iter().map(|i| i.amount).collect();
         let reference: Vec<Option<&str>> = items.iter().map(|i| i.payout_reference.as_deref()).collect();
-        let payload: Vec<Option<&str>> = items.iter().map(|i| i.payload.as_deref()).collect();
+        let payload: Vec<Option<String>> =
+            items.iter().map(|i| self.w.keys.encrypt_opt(i.payload.as_deref())).collect::<StoreResult<_>>()?;
         let payout: Vec<Option<Uuid>> = items.iter().map(|i| i.payout_id).collect();
         let field: Vec<Option<&str>> = items.iter().map(|i| i.error_field.as_deref()).collect();
         let code: Vec<Option<&str>> = items.iter().map(|i| i.error_code.as_deref()).collect();
@@ -2050,13 +2096,14 @@ impl WriteTx for PgTx<'_> {
         limit: u32,
     ) -> StoreResult<Vec<crate::BatchItemRow>> {
         let limit = i64::from(limit);
-        collect(
-            &self.all(batches::SQL_ITEMS_WITH_STATUS, &[&batch, &status, &after, &limit]).await?,
-            batches::item_from_row,
-        )
+        let keys = self.w.keys.clone();
+        collect(&self.all(batches::SQL_ITEMS_WITH_STATUS, &[&batch, &status, &after, &limit]).await?, |r| {
+            batches::item_from_row(r).and_then(|i| keys.open_batch_item(i))
+        })
     }
 
     async fn update_batch_item(&mut self, i: &crate::BatchItemRow) -> StoreResult<()> {
+        let i = &self.w.keys.seal_batch_item(i)?;
         self.exec(
             batches::SQL_ITEM_UPDATE,
             &[
@@ -2222,5 +2269,15 @@ impl WriteTx for PgTx<'_> {
             }
         };
         Ok(changed == 1)
+    }
+    // --- payout approval (maker-checker) ---
+    async fn set_payout_approval(&mut self, a: &crate::PayoutApprovalRecord) -> StoreResult<()> {
+        self.exec(payouts::SQL_PAYOUT_SET_APPROVAL, &[&a.id, &a.approved_by, &db_time(a.at)]).await?;
+        Ok(())
+    }
+
+    async fn set_payout_created_reason(&mut self, id: Uuid, reason: &str) -> StoreResult<()> {
+        self.exec(payouts::SQL_PAYOUT_CREATED_REASON, &[&id, &reason]).await?;
+        Ok(())
     }
 }

@@ -529,7 +529,7 @@ impl Store for SqliteStore {
     }
 
     async fn deposit(&self, account: AccountId, id: Uuid) -> StoreResult<Option<DepositRow>> {
-        self.read(move |c| get_deposit(c, Some(account), id)).await
+        self.read(move |c| get_deposit(c, Some(account), id)).await?.map(|d| self.keys.open_deposit(d)).transpose()
     }
 
     async fn deposits(
@@ -539,7 +539,7 @@ impl Store for SqliteStore {
         page: PageRequest,
     ) -> StoreResult<Page<DepositRow>> {
         let f = filter.clone();
-        self.read(move |c| {
+        let page = self.read(move |c| {
             let where_ = "account_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR currency = ?3) AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR created_at <= ?5)";
             let p = params![account.to_string(), f.status, f.currency, f.start_time.map(ms), f.end_time.map(ms)];
             let total = count(c, &format!("SELECT COUNT(*) FROM deposits WHERE {where_}"), p)?;
@@ -552,17 +552,20 @@ impl Store for SqliteStore {
             )?)?;
             Ok(Page { total_items: total, items })
         })
-        .await
+        .await?;
+        self.keys.open_page(page, crate::crypto::KeyRing::open_deposit)
     }
 
     async fn pending_deposits(&self, before: OffsetDateTime, limit: u32) -> StoreResult<Vec<DepositRow>> {
-        self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {DEPOSIT_COLS} FROM deposits WHERE status = 'PENDING' AND created_at <= ?1 ORDER BY created_at LIMIT ?2"
-            ))?;
-            collect(stmt.query_map(params![ms(before), limit], deposit_row)?)
-        })
-        .await
+        let rows = self
+            .read(move |c| {
+                let mut stmt = c.prepare_cached(&format!(
+                    "SELECT {DEPOSIT_COLS} FROM deposits WHERE status = 'PENDING' AND created_at <= ?1 ORDER BY created_at LIMIT ?2"
+                ))?;
+                collect(stmt.query_map(params![ms(before), limit], deposit_row)?)
+            })
+            .await?;
+        rows.into_iter().map(|d| self.keys.open_deposit(d)).collect()
     }
 
     async fn withdrawal(&self, account: AccountId, id: Uuid) -> StoreResult<Option<WithdrawalRow>> {
@@ -1028,7 +1031,8 @@ impl Store for SqliteStore {
         status: Option<String>,
         page: PageRequest,
     ) -> StoreResult<Page<crate::BatchItemRow>> {
-        self.read(move |c| batches::items(c, batch, status.as_deref(), page)).await
+        let page = self.read(move |c| batches::items(c, batch, status.as_deref(), page)).await?;
+        self.keys.open_page(page, crate::crypto::KeyRing::open_batch_item)
     }
 
     async fn payout_batch_totals(&self, batch: Uuid) -> StoreResult<Vec<crate::BatchStatusTotal>> {
@@ -1403,6 +1407,7 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     async fn insert_deposit(&mut self, d: &DepositRow) -> StoreResult<()> {
+        let d = &self.w.keys.seal_deposit(d)?;
         self.w
             .conn
             .prepare_cached(&format!(
@@ -1430,7 +1435,7 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     async fn deposit(&mut self, id: Uuid) -> StoreResult<Option<DepositRow>> {
-        get_deposit(&self.w.conn, None, id)
+        get_deposit(&self.w.conn, None, id)?.map(|d| self.w.keys.open_deposit(d)).transpose()
     }
 
     async fn set_deposit_status(
@@ -1504,7 +1509,7 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     async fn insert_file(&mut self, row: &FileRow, content: &[u8]) -> StoreResult<()> {
-        payouts::insert_file(&self.w.conn, row, content)
+        payouts::insert_file(&self.w.conn, row, &self.w.keys.encrypt_bytes(content)?)
     }
 
     async fn file(&mut self, id: Uuid) -> StoreResult<Option<FileRow>> {
@@ -1710,7 +1715,8 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     async fn insert_batch_items(&mut self, items: &[crate::BatchItemRow]) -> StoreResult<()> {
-        batches::insert_items(&self.w.conn, items)
+        let sealed = items.iter().map(|i| self.w.keys.seal_batch_item(i)).collect::<StoreResult<Vec<_>>>()?;
+        batches::insert_items(&self.w.conn, &sealed)
     }
 
     async fn batch_items_with_status(
@@ -1720,11 +1726,12 @@ impl WriteTx for SqliteTx<'_> {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<crate::BatchItemRow>> {
-        batches::items_with_status(&self.w.conn, batch, status, after, limit)
+        let rows = batches::items_with_status(&self.w.conn, batch, status, after, limit)?;
+        rows.into_iter().map(|i| self.w.keys.open_batch_item(i)).collect()
     }
 
     async fn update_batch_item(&mut self, item: &crate::BatchItemRow) -> StoreResult<()> {
-        batches::update_item(&self.w.conn, item)
+        batches::update_item(&self.w.conn, &self.w.keys.seal_batch_item(item)?)
     }
 
     async fn set_batch_items_status(&mut self, batch: Uuid, from: &str, to: &str) -> StoreResult<u64> {
@@ -1831,5 +1838,13 @@ impl WriteTx for SqliteTx<'_> {
 
     async fn finish_job(&mut self, id: Uuid, claim_token: Uuid, end: &JobEnd, at: OffsetDateTime) -> StoreResult<bool> {
         jobs::finish(&self.w.conn, id, claim_token, end, at)
+    }
+    // --- payout approval (maker-checker) ---
+    async fn set_payout_approval(&mut self, approval: &crate::PayoutApprovalRecord) -> StoreResult<()> {
+        payouts::set_payout_approval(&self.w.conn, approval)
+    }
+
+    async fn set_payout_created_reason(&mut self, id: Uuid, reason: &str) -> StoreResult<()> {
+        payouts::set_payout_created_reason(&self.w.conn, id, reason)
     }
 }

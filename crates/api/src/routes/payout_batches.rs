@@ -80,6 +80,8 @@ pub fn batch_json(b: &PayoutBatchRow) -> Value {
         "completed_at": b.completed_at.map(rfc3339),
         "failure_code": b.failure_code,
         "failure_reason": b.failure_reason,
+        "quote_id": b.quote_id,
+        "client_rate": b.client_rate,
         "create_time": rfc3339(b.created_at),
         "update_time": rfc3339(b.updated_at),
     })
@@ -127,6 +129,24 @@ async fn full(state: &AppState, b: &PayoutBatchRow) -> Result<Value, ApiError> {
 struct JsonBatch {
     mode: Option<String>,
     payouts: Option<Vec<Value>>,
+    /// One quote locked for the whole batch.
+    quote_id: Option<String>,
+}
+
+/// The batch's `quote_id` (a JSON field, a multipart field or a query parameter).
+fn parse_quote_id(text: Option<&str>) -> Result<Option<uuid::Uuid>, ApiError> {
+    text.map(|t| {
+        uuid::Uuid::parse_str(t.trim())
+            .map_err(|_| ApiError::validation("quote_id", "invalid_value", "must be a quote id (UUID)"))
+    })
+    .transpose()
+}
+
+/// `?quote_id=` on the request line (for file uploads).
+fn query_quote_id(req: &Request) -> Option<String> {
+    let axum::extract::Query(mut query) =
+        axum::extract::Query::<std::collections::HashMap<String, String>>::try_from_uri(req.uri()).ok()?;
+    query.remove("quote_id")
 }
 
 fn parse_mode(text: Option<&str>) -> Result<BatchMode, ApiError> {
@@ -171,11 +191,12 @@ fn file_format(explicit: Option<&str>, name: Option<&str>) -> Result<BatchFileFo
 
 async fn create(State(state): State<AppState>, caller: Caller, req: Request<Body>) -> Result<Json<Value>, ApiError> {
     let on_behalf = caller.account != caller.principal;
+    let query_quote = query_quote_id(&req);
     let batch = if is_multipart(&req) {
         let mut form = Multipart::from_request(req, &state).await.map_err(|e| ApiError::BadJson(e.body_text()))?;
         // The file goes to a temporary file while it is hashed: memory stays bounded.
         let mut spooled: Option<(tempfile::NamedTempFile, String, Option<String>)> = None;
-        let (mut mode, mut format) = (None, None);
+        let (mut mode, mut format, mut quote) = (None, None, query_quote);
         while let Some(mut field) = form.next_field().await.map_err(|e| multipart_error(&e))? {
             match field.name() {
                 Some("file") => {
@@ -191,6 +212,7 @@ async fn create(State(state): State<AppState>, caller: Caller, req: Request<Body
                 }
                 Some("mode") => mode = Some(field.text().await.map_err(|e| multipart_error(&e))?),
                 Some("format") => format = Some(field.text().await.map_err(|e| multipart_error(&e))?),
+                Some("quote_id") => quote = Some(field.text().await.map_err(|e| multipart_error(&e))?),
                 Some(other) => {
                     return Err(ApiError::validation(other, "unknown_field", "is not a field of this request"));
                 }
@@ -200,6 +222,7 @@ async fn create(State(state): State<AppState>, caller: Caller, req: Request<Body
         let Some((file, sha256, name)) = spooled else { return Err(ApiError::MissingFields(vec!["file".into()])) };
         let mode = parse_mode(mode.as_deref().map(str::trim))?;
         let format = file_format(format.as_deref().map(str::trim), name.as_deref())?;
+        let quote_id = parse_quote_id(quote.as_deref())?;
         let reader = file.reopen().map_err(|e| ApiError::Internal(e.to_string()))?;
         let request = NewBatchRequest {
             account: caller.account,
@@ -211,7 +234,7 @@ async fn create(State(state): State<AppState>, caller: Caller, req: Request<Body
             content_sha256: Some(sha256),
             reader,
         };
-        let result = batches::create_batch_from_reader(&state.engine, request).await;
+        let result = batches::create_batch_from_reader_with_quote(&state.engine, request, quote_id).await;
         drop(file);
         result.map_err(batch_error)?
     } else {
@@ -227,17 +250,19 @@ async fn create(State(state): State<AppState>, caller: Caller, req: Request<Body
             .map_err(|_| ApiError::PayloadTooLarge(MAX_JSON_BATCH_BYTES))?;
         let body: JsonBatch = serde_json::from_slice(&bytes).map_err(|e| ApiError::BadJson(e.to_string()))?;
         let mode = parse_mode(body.mode.as_deref())?;
+        let quote_id = parse_quote_id(body.quote_id.as_deref().or(query_quote.as_deref()))?;
         let Some(rows) = body.payouts else { return Err(ApiError::MissingFields(vec!["payouts".into()])) };
         if rows.is_empty() {
             return Err(ApiError::validation("payouts", "empty_batch", "must hold at least one payout"));
         }
-        batches::create_batch_from_values(
+        batches::create_batch_from_values_with_quote(
             &state.engine,
             caller.account,
             Some(caller.credential_id),
             mode,
             on_behalf,
             rows,
+            quote_id,
         )
         .await
         .map_err(batch_error)?

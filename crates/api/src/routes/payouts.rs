@@ -1,5 +1,6 @@
 //! `POST /api/v1/payouts` with every rule of UQPAY's Create Payout page, list, retrieve, and
-//! Outlay's own `POST /api/v1/payouts/{id}/cancel`.
+//! Outlay's own `POST /api/v1/payouts/{id}/cancel`, `/approve` and `/reject_approval`
+//! (maker-checker for payouts above the account's approval threshold).
 //!
 //! Rules that need only the request are checked here and reported together (`errors`); rules
 //! that need stored data (beneficiary, quote, files, balance) are checked in the writer, in the
@@ -27,6 +28,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/payouts", get(list).post(create))
         .route("/api/v1/payouts/{id}", get(retrieve))
         .route("/api/v1/payouts/{id}/cancel", post(cancel))
+        .route("/api/v1/payouts/{id}/approve", post(approve))
+        .route("/api/v1/payouts/{id}/reject_approval", post(reject_approval))
 }
 
 /// Collects every field error of a request.
@@ -78,7 +81,9 @@ async fn create(
     // UQPAY requires the key on this call; check it before anything else.
     let key = crate::idempotency::key_from_headers(&headers, true)?;
     let on_behalf = caller.account != caller.principal;
-    let payout = parse_payout(body.value, caller.account, on_behalf, key.map(|k| k.as_str().to_owned()))?;
+    let mut payout = parse_payout(body.value, caller.account, on_behalf, key.map(|k| k.as_str().to_owned()))?;
+    // Maker-checker: the approver of a payout above the threshold must be another credential.
+    payout.created_by = Some(caller.credential_id);
     let m = Mutation {
         caller: &caller,
         headers: &headers,
@@ -94,7 +99,7 @@ async fn create(
 fn states_for(status: &str) -> Vec<String> {
     let states: &[PayoutState] = match status {
         "READY_TO_SEND" => &[PayoutState::Scheduled, PayoutState::ReadyToSend],
-        "PENDING" => &[PayoutState::Sent, PayoutState::InReview],
+        "PENDING" => &[PayoutState::Sent, PayoutState::InReview, PayoutState::AwaitingApproval],
         "COMPLETED" => &[PayoutState::Completed],
         "FAILED" => &[PayoutState::Failed, PayoutState::Cancelled, PayoutState::Returned],
         "REJECTED" => &[PayoutState::Rejected],
@@ -108,7 +113,17 @@ async fn list(State(state): State<AppState>, caller: Caller, query: ListQuery) -
         query.one_of("payout_status", &["READY_TO_SEND", "PENDING", "REJECTED", "FAILED", "COMPLETED"])?;
     let fine = query.one_of(
         "outlay_status",
-        &["SCHEDULED", "READY_TO_SEND", "SENT", "COMPLETED", "FAILED", "REJECTED", "CANCELLED", "RETURNED"],
+        &[
+            "SCHEDULED",
+            "READY_TO_SEND",
+            "SENT",
+            "COMPLETED",
+            "FAILED",
+            "REJECTED",
+            "CANCELLED",
+            "RETURNED",
+            "AWAITING_APPROVAL",
+        ],
     )?;
     let states = match (wire_status, fine) {
         (_, Some(f)) => Some(vec![f]),
@@ -164,4 +179,44 @@ async fn cancel(
     let command =
         Command::TransitionPayout { account: caller.account, payout: id, to: PayoutState::Cancelled, reason: None };
     execute(&state, m, command, wire::payout_response).await
+}
+
+/// `POST /api/v1/payouts/{id}/approve` and `/reject_approval`: the Approve permission (admin or
+/// approver, see `outlay_core::roles`), audited under the approver's credential.
+async fn decide_approval(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    id: &str,
+    approve: bool,
+) -> Result<Response, ApiError> {
+    let id = parse_id("payout", id)?;
+    let path = format!("/api/v1/payouts/{id}/{}", if approve { "approve" } else { "reject_approval" });
+    let m =
+        Mutation { caller, headers, path: &path, body: &Value::Null, key_required: false, error_kind: "payout_error" };
+    let (account, approver) = (caller.account, caller.credential_id);
+    let command = if approve {
+        Command::ApprovePayout { account, payout: id, approver }
+    } else {
+        Command::DeclinePayoutApproval { account, payout: id, approver }
+    };
+    execute(state, m, command, wire::payout_response).await
+}
+
+async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    decide_approval(&state, &caller, &headers, &id, true).await
+}
+
+async fn reject_approval(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    decide_approval(&state, &caller, &headers, &id, false).await
 }

@@ -2,8 +2,10 @@
 //! validation, approve (maker-checker), release (holds), cancel, and complete when every payout
 //! of the batch is final. See `crate::batches` for the streaming side and the public interface.
 
+use outlay_core::fx::{Fixed, FxError, Rate, buy_for_sell, sell_for_buy};
 use outlay_core::payout::PayoutState;
-use outlay_store::{ApprovalPolicyRow, BatchItemRow, PayoutBatchRow, WriteTx};
+use outlay_core::{Amount, Currency};
+use outlay_store::{ApprovalPolicyRow, BatchItemRow, PayoutBatchRow, QuoteRow, WriteTx};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -51,6 +53,8 @@ pub fn batch_data(b: &PayoutBatchRow) -> Value {
         "failure_reason": b.failure_reason,
         "approval_required": b.approval_required,
         "approved_by": b.approved_by,
+        "quote_id": b.quote_id,
+        "client_rate": b.client_rate,
         "create_time": rfc3339(b.created_at),
         "complete_time": b.completed_at.map(rfc3339),
     })
@@ -82,6 +86,12 @@ pub async fn create(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, row: &PayoutBatchRow) -
     let mut row = row.clone();
     row.created_at = ctx.now;
     row.updated_at = ctx.now;
+    // The batch's quote is used by the batch (once, now): its rate is locked for the batch's
+    // cross-currency rows of its pair, however long the approval takes.
+    if let Some(quote_id) = row.quote_id {
+        let quote = super::fx::consume_quote_for(tx, row.account_id, quote_id, "payout", row.id, ctx.now).await?;
+        row.client_rate = Some(quote.client_rate);
+    }
     tx.insert_payout_batch(&row).await?;
     done(row)
 }
@@ -251,9 +261,10 @@ async fn create_one(
     ctx: &Ctx<'_>,
     b: &PayoutBatchRow,
     item: &BatchItemRow,
+    locked: Option<&LockedRate>,
 ) -> Result<Uuid, CommandError> {
     let p = item_payout(item, b.account_id)?;
-    match super::payouts::create(tx, ctx, &p).await? {
+    match super::payouts::create_locked(tx, ctx, &p, locked).await? {
         Outcome::Payout(row) => Ok(row.id),
         _ => Err(CommandError::Internal("payout creation answered something else".into())),
     }
@@ -273,8 +284,13 @@ async fn release(
         b.status = status::RELEASING.to_owned();
         b.released_at = Some(ctx.now);
     }
+    let locked = match b.quote_id {
+        Some(quote_id) => Some(load_locked(tx, &b, quote_id).await?),
+        None => None,
+    };
+    let locked = locked.as_ref();
     if b.mode == ALL_OR_NOTHING {
-        return release_all(tx, ctx, b).await;
+        return release_all(tx, ctx, b, locked).await;
     }
     let mut created: Vec<(i64, Uuid)> = Vec::new();
     let (mut after, mut processed) = (0i64, 0u32);
@@ -287,7 +303,7 @@ async fn release(
         let Some(last) = items.last() else { break };
         after = last.row_number;
         processed += u32::try_from(items.len()).unwrap_or(u32::MAX);
-        release_page(tx, ctx, &b, items, &mut created).await?;
+        release_page(tx, ctx, &b, items, &mut created, locked).await?;
     }
     tx.mark_batch_items_created(b.id, &created).await?;
     b.open_payouts += i64::try_from(created.len()).unwrap_or(i64::MAX);
@@ -310,6 +326,7 @@ async fn release_page(
     b: &PayoutBatchRow,
     mut items: Vec<BatchItemRow>,
     created: &mut Vec<(i64, Uuid)>,
+    locked: Option<&LockedRate>,
 ) -> Result<(), CommandError> {
     let (mut start, mut end) = (0usize, items.len());
     while start < items.len() {
@@ -317,7 +334,7 @@ async fn release_page(
         let mut run = Vec::with_capacity(end - start);
         let mut refused = None;
         for (k, item) in items.iter().enumerate().take(end).skip(start) {
-            match create_one(tx, ctx, b, item).await {
+            match create_one(tx, ctx, b, item, locked).await {
                 Ok(payout) => run.push((item.row_number, payout)),
                 Err(e) if fatal(&e) => {
                     tx.rollback_to_savepoint().await?;
@@ -353,7 +370,12 @@ async fn release_page(
 /// ALL_OR_NOTHING: every valid row is held in this transaction; the first row refused (a rule
 /// that changed since validation, or a balance that does not cover the total) undoes them all
 /// and fails the batch, naming that row. Nothing of it is held.
-async fn release_all(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, mut b: PayoutBatchRow) -> Result<Outcome, CommandError> {
+async fn release_all(
+    tx: &mut dyn WriteTx,
+    ctx: &Ctx<'_>,
+    mut b: PayoutBatchRow,
+    locked: Option<&LockedRate>,
+) -> Result<Outcome, CommandError> {
     tx.savepoint().await?;
     let mut created: Vec<(i64, Uuid)> = Vec::new();
     let mut after = 0i64;
@@ -362,7 +384,7 @@ async fn release_all(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, mut b: PayoutBatchRow)
         let Some(last) = items.last() else { break None };
         after = last.row_number;
         for item in items {
-            match create_one(tx, ctx, &b, &item).await {
+            match create_one(tx, ctx, &b, &item, locked).await {
                 Ok(payout) => created.push((item.row_number, payout)),
                 Err(e) if fatal(&e) => {
                     tx.rollback_to_savepoint().await?;
@@ -472,9 +494,11 @@ pub(crate) fn precheck(
     b: &outlay_store::BeneficiaryRow,
     now: time::OffsetDateTime,
     config: &crate::EngineConfig,
+    batch_quote: bool,
 ) -> Result<(), CommandError> {
     let payout_currency = p.payout_currency.unwrap_or(p.currency);
-    if p.quote_id.is_none() && payout_currency != p.currency {
+    // With a batch quote, a cross-currency row was already matched against its pair.
+    if p.quote_id.is_none() && !batch_quote && payout_currency != p.currency {
         return Err(CommandError::Rejected {
             field: "quote_id",
             code: "quote_required",
@@ -485,4 +509,228 @@ pub(crate) fn precheck(
     super::payouts::check_against_beneficiary(p, b, payout_currency)?;
     super::payouts::check_payout_date(p, b, &Ctx { now, config })?;
     Ok(())
+}
+
+// --- batch quote ---
+
+/// One FX quote locked for a whole batch: its rate converts every cross-currency row of its
+/// pair (`currency` = the quote's sell currency, `payout_currency` = its buy currency), rounded
+/// against the client exactly as a single payout's quote is (`outlay_core::fx`).
+#[derive(Clone, Debug)]
+pub struct LockedRate {
+    pub quote_id: Uuid,
+    pub sell: Currency,
+    pub buy: Currency,
+    pub rate: Rate,
+    /// The rate as the quote states it (kept on each payout as `client_rate`).
+    pub client_rate: String,
+    /// The side the quote fixed and its amount: the batch's matching rows may use up to it.
+    pub fixed: Fixed,
+}
+
+fn rejected(field: &'static str, code: &'static str, message: impl Into<String>) -> CommandError {
+    CommandError::Rejected { field, code, message: message.into() }
+}
+
+impl LockedRate {
+    pub fn from_quote(q: &QuoteRow) -> Result<Self, CommandError> {
+        let internal =
+            |what: &str, e: &dyn std::fmt::Display| CommandError::Internal(format!("stored quote {what}: {e}"));
+        let currency = |c: &str| Currency::parse(c).map_err(|e| internal("currency", &e));
+        let amount = |m: i64| Amount::from_minor(m).map_err(|e| internal("amount", &e));
+        let fixed =
+            if q.fixed_side == "buy" { Fixed::Buy(amount(q.buy_amount)?) } else { Fixed::Sell(amount(q.sell_amount)?) };
+        Ok(LockedRate {
+            quote_id: q.id,
+            sell: currency(&q.sell_currency)?,
+            buy: currency(&q.buy_currency)?,
+            rate: Rate::parse(&q.client_rate).map_err(|e| internal("rate", &e))?,
+            client_rate: q.client_rate.clone(),
+            fixed,
+        })
+    }
+
+    /// A row converting `currency → payout_currency` must be of the quote's pair.
+    pub fn check_pair(&self, currency: Currency, payout_currency: Currency) -> Result<(), CommandError> {
+        if currency == self.sell && payout_currency == self.buy {
+            return Ok(());
+        }
+        Err(rejected(
+            "payout_currency",
+            "quote_pair_mismatch",
+            format!(
+                "payout_currency {payout_currency} with currency {currency} does not match the batch quote {} ({} to {}): \
+                 a batch with quote_id converts only that pair",
+                self.quote_id, self.sell, self.buy
+            ),
+        ))
+    }
+
+    /// Both amounts of a row of the quote's pair at the locked rate: from `amount` (the buy
+    /// amount rounded down) or from `payout_amount` (the sell amount rounded up). When the row
+    /// gives both, the side the quote fixed decides and the other must equal its conversion.
+    pub fn amounts(
+        &self,
+        amount: Option<Amount>,
+        payout_amount: Option<Amount>,
+    ) -> Result<(Amount, Amount), CommandError> {
+        let (sell, buy, rate) = (self.sell, self.buy, self.rate);
+        let fx = |field: &'static str, e: FxError| match e {
+            FxError::TooSmall => rejected(
+                field,
+                "amount_too_small",
+                format!(
+                    "{field} is too small: at the batch quote's rate {rate} it converts to less than one minor unit"
+                ),
+            ),
+            FxError::TooLarge | FxError::Rate(_) => rejected(
+                field,
+                "amount_too_large",
+                format!("{field} is too large to convert at the batch quote's rate {rate}"),
+            ),
+        };
+        let buy_of = |a: Amount| buy_for_sell(a, sell, buy, rate).map_err(|e| fx("amount", e));
+        let sell_of = |pa: Amount| sell_for_buy(pa, sell, buy, rate).map_err(|e| fx("payout_amount", e));
+        match (amount, payout_amount) {
+            (None, None) => Err(rejected("amount", "missing_required_field", "amount or payout_amount is required")),
+            (Some(a), None) => Ok((a, buy_of(a)?)),
+            (None, Some(pa)) => Ok((sell_of(pa)?, pa)),
+            (Some(a), Some(pa)) => match self.fixed {
+                Fixed::Buy(_) => {
+                    let want = sell_of(pa)?;
+                    if want == a {
+                        Ok((a, pa))
+                    } else {
+                        Err(rejected(
+                            "amount",
+                            "quote_mismatch",
+                            format!(
+                                "amount must be {} {sell}: at the batch quote's rate {rate}, payout_amount {} {buy} \
+                                 costs {} {sell} (rounded up; omit amount to have it computed)",
+                                want.to_decimal_string(sell),
+                                pa.to_decimal_string(buy),
+                                want.to_decimal_string(sell)
+                            ),
+                        ))
+                    }
+                }
+                Fixed::Sell(_) => {
+                    let want = buy_of(a)?;
+                    if want == pa {
+                        Ok((a, pa))
+                    } else {
+                        Err(rejected(
+                            "payout_amount",
+                            "quote_mismatch",
+                            format!(
+                                "payout_amount must be {} {buy}: at the batch quote's rate {rate}, amount {} {sell} \
+                                 converts to {} {buy} (rounded down; omit payout_amount to have it computed)",
+                                want.to_decimal_string(buy),
+                                a.to_decimal_string(sell),
+                                want.to_decimal_string(buy)
+                            ),
+                        ))
+                    }
+                }
+            },
+        }
+    }
+
+    /// What a payout of the batch pays: the currency and amount the beneficiary receives, and
+    /// the locked rate for a cross-currency row (a same-currency row pays its amount).
+    pub(crate) fn resolve(&self, p: &NewPayout) -> Result<(Currency, Amount, Option<String>), CommandError> {
+        let payout_currency = p.payout_currency.unwrap_or(p.currency);
+        if payout_currency == p.currency {
+            if p.payout_amount.is_some_and(|a| a != p.amount) {
+                return Err(rejected(
+                    "payout_amount",
+                    "amount_mismatch",
+                    "without a conversion, payout_amount must equal amount",
+                ));
+            }
+            return Ok((p.currency, p.amount, None));
+        }
+        self.check_pair(p.currency, payout_currency)?;
+        let (amount, payout_amount) = self.amounts(Some(p.amount), p.payout_amount)?;
+        if amount != p.amount {
+            return Err(CommandError::Internal("a locked conversion changed the row's amount".into()));
+        }
+        Ok((payout_currency, payout_amount, Some(self.client_rate.clone())))
+    }
+}
+
+/// The batch's locked rate, read in the transaction that releases it (the quote has long been
+/// used by the batch; its validity does not matter any more).
+async fn load_locked(tx: &mut dyn WriteTx, b: &PayoutBatchRow, quote_id: Uuid) -> Result<LockedRate, CommandError> {
+    match tx.quote(quote_id).await? {
+        Some(q) if q.account_id == b.account_id && q.used_by == Some(b.id) => LockedRate::from_quote(&q),
+        _ => Err(CommandError::Internal(format!("the batch's quote {quote_id} is missing or not used by the batch"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// USD→SGD at 1.338872, the buy side fixed at 1000.00 SGD (or the sell side at 100.00 USD).
+    fn locked(fixed_buy: bool) -> LockedRate {
+        let usd = Currency::parse("USD").expect("USD");
+        let sgd = Currency::parse("SGD").expect("SGD");
+        LockedRate {
+            quote_id: Uuid::nil(),
+            sell: usd,
+            buy: sgd,
+            rate: Rate::parse("1.338872").expect("rate"),
+            client_rate: "1.338872".into(),
+            fixed: if fixed_buy {
+                Fixed::Buy(Amount::from_minor(100_000).expect("amount"))
+            } else {
+                Fixed::Sell(Amount::from_minor(10_000).expect("amount"))
+            },
+        }
+    }
+
+    fn minor(m: i64) -> Amount {
+        Amount::from_minor(m).expect("amount")
+    }
+
+    fn code(e: CommandError) -> (&'static str, &'static str) {
+        match e {
+            CommandError::Rejected { field, code, .. } => (field, code),
+            other => panic!("not a rule refusal: {other}"),
+        }
+    }
+
+    #[test]
+    fn a_locked_rate_rounds_against_the_client_from_either_side() {
+        let l = locked(true);
+        // 400.00 SGD ÷ 1.338872 = 298.7593... → 298.76 USD (up); 100.00 USD × 1.338872 = 133.8872 → 133.88 (down).
+        assert_eq!(l.amounts(None, Some(minor(40_000))).ok(), Some((minor(29_876), minor(40_000))));
+        assert_eq!(l.amounts(Some(minor(10_000)), None).ok(), Some((minor(10_000), minor(13_388))));
+        // Both given: the quote's fixed side decides which one must match.
+        assert!(l.amounts(Some(minor(29_876)), Some(minor(40_000))).is_ok());
+        assert_eq!(
+            l.amounts(Some(minor(29_875)), Some(minor(40_000))).err().map(code),
+            Some(("amount", "quote_mismatch"))
+        );
+        let s = locked(false);
+        assert!(s.amounts(Some(minor(10_000)), Some(minor(13_388))).is_ok());
+        assert_eq!(
+            s.amounts(Some(minor(10_000)), Some(minor(13_389))).err().map(code),
+            Some(("payout_amount", "quote_mismatch"))
+        );
+        // 0.01 SGD costs 0.0074... → 0.01 USD; 0.01 USD buys 0.0133... → 0.01 SGD.
+        assert_eq!(l.amounts(None, Some(minor(1))).ok(), Some((minor(1), minor(1))));
+        assert_eq!(l.amounts(Some(minor(1)), None).ok(), Some((minor(1), minor(1))));
+        assert_eq!(l.amounts(None, None).err().map(code), Some(("amount", "missing_required_field")));
+    }
+
+    #[test]
+    fn only_the_quotes_pair_is_converted() {
+        let l = locked(true);
+        let eur = Currency::parse("EUR").expect("EUR");
+        assert!(l.check_pair(l.sell, l.buy).is_ok());
+        assert_eq!(l.check_pair(l.sell, eur).err().map(code), Some(("payout_currency", "quote_pair_mismatch")));
+        assert_eq!(l.check_pair(l.buy, l.sell).err().map(code), Some(("payout_currency", "quote_pair_mismatch")));
+    }
 }

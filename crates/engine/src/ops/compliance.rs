@@ -317,10 +317,14 @@ pub async fn decide(
     if review.subject_type == "payout" {
         let payout = tx.payout(review.subject_id).await?.ok_or(CommandError::NotFound { what: "payout" })?;
         let state: PayoutState = payout.state.parse().map_err(CommandError::Internal)?;
-        if state != PayoutState::InReview {
+        // --- payout approval --- A payout still AWAITING_APPROVAL: a clearance leaves it waiting
+        // for its approver (who then sends it on); a rejection ends it at once.
+        let awaiting_approval = state == PayoutState::AwaitingApproval;
+        if state != PayoutState::InReview && !awaiting_approval {
             return Err(CommandError::InvalidState(format!("payout is {state}, not IN_REVIEW")));
         }
         match decision {
+            ReviewDecision::Clear if awaiting_approval => {}
             ReviewDecision::Clear => {
                 let to =
                     if payout.payout_date > ctx.now.date() { PayoutState::Scheduled } else { PayoutState::ReadyToSend };

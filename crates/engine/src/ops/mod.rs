@@ -141,6 +141,13 @@ pub async fn apply(cmd: &Command, tx: &mut dyn WriteTx, ctx: &Ctx<'_>) -> Result
         }
         Command::CancelBatch { account, batch, by } => batches::cancel(tx, ctx, *account, *batch, *by).await,
         Command::SetApprovalPolicy(policy) => batches::set_policy(tx, ctx, policy).await,
+        // --- payout approval (maker-checker) ---
+        Command::ApprovePayout { account, payout, approver } => {
+            payouts::approve(tx, ctx, *account, *payout, *approver).await
+        }
+        Command::DeclinePayoutApproval { account, payout, approver } => {
+            payouts::decline_approval(tx, ctx, *account, *payout, *approver).await
+        }
     }
 }
 

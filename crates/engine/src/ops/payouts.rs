@@ -5,7 +5,7 @@ use outlay_core::bank::{PaymentMethod, check_payout_reference};
 use outlay_core::ledger::{Reference, rules};
 use outlay_core::payout::{FeePaidBy, PayoutState};
 use outlay_core::{AccountId, Amount, Currency};
-use outlay_store::{BeneficiaryRow, PayoutRow, PayoutStateChange, WriteTx};
+use outlay_store::{BeneficiaryRow, PayoutApprovalRecord, PayoutRow, PayoutStateChange, WriteTx};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -202,9 +202,23 @@ async fn documents(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, p: &NewPayout) -> Result
 }
 
 pub async fn create(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, p: &NewPayout) -> Result<Outcome, CommandError> {
+    create_locked(tx, ctx, p, None).await
+}
+
+/// Create a payout; a payout of a batch with a quote uses the batch's locked rate (`locked`)
+/// instead of a quote of its own.
+pub async fn create_locked(
+    tx: &mut dyn WriteTx,
+    ctx: &Ctx<'_>,
+    p: &NewPayout,
+    locked: Option<&super::batches::LockedRate>,
+) -> Result<Outcome, CommandError> {
     let id = Uuid::now_v7();
     let beneficiary = resolve_beneficiary(tx, ctx, p).await?;
-    let (payout_currency, payout_amount, client_rate) = resolve_fx(tx, ctx, p, id).await?;
+    let (payout_currency, payout_amount, client_rate) = match locked {
+        Some(l) if p.quote_id.is_none() => l.resolve(p)?,
+        _ => resolve_fx(tx, ctx, p, id).await?,
+    };
     check_against_beneficiary(p, &beneficiary, payout_currency)?;
     let future = check_payout_date(p, &beneficiary, ctx)?;
     let documentation = documents(tx, ctx, p).await?;
@@ -224,8 +238,14 @@ pub async fn create(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, p: &NewPayout) -> Resul
     let check = super::compliance::check_payout(tx, ctx, p.account, p.currency, p.amount, &beneficiary).await?;
     let hold = rules::hold(p.account, p.currency, total, reference(id));
     tx.post_entry(&hold, Uuid::now_v7(), ctx.now).await.map_err(|e| posting(e, p.currency.code()))?;
+    // Maker-checker: above the account's threshold it waits for another credential's approval
+    // (approval comes first; an open compliance review then still holds it, see `approve`).
+    let threshold = approval_threshold(tx, p).await?;
+    let awaiting_approval = threshold.is_some();
 
-    let state = if check.held() {
+    let state = if awaiting_approval {
+        PayoutState::AwaitingApproval
+    } else if check.held() {
         PayoutState::InReview
     } else if future {
         PayoutState::Scheduled
@@ -243,7 +263,7 @@ pub async fn create(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, p: &NewPayout) -> Resul
         fee_paid_by: fee_paid_by.map(|f| f.code().to_owned()),
         payout_currency: payout_currency.code().to_owned(),
         payout_amount: payout_amount.minor(),
-        quote_id: p.quote_id,
+        quote_id: p.quote_id.or(locked.filter(|_| client_rate.is_some()).map(|l| l.quote_id)),
         client_rate,
         purpose_code: p.purpose.code().to_owned(),
         payout_reference: p.payout_reference.clone(),
@@ -260,12 +280,22 @@ pub async fn create(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, p: &NewPayout) -> Resul
         created_at: ctx.now,
         updated_at: ctx.now,
         completed_at: None,
+        created_by: p.created_by,
+        approved_by: None,
+        approved_at: None,
     };
     tx.insert_payout(&row).await?;
-    if check.held() {
-        // `payout.ready.send` waits for the reviewer's clearance.
+    let held = check.held();
+    if held {
+        // `payout.ready.send` waits for the reviewer's clearance (and the approval, if needed).
         super::compliance::hold_payout(tx, ctx, &row, check).await?;
-    } else {
+    }
+    if let Some(limit) = threshold {
+        // `payout.ready.send` waits for the approval.
+        let limit = crate::events::decimal(limit, p.currency.code());
+        let reason = format!("waiting for approval: above the account's threshold of {limit} {}", p.currency.code());
+        tx.set_payout_created_reason(id, &reason).await?;
+    } else if !held {
         tx.insert_event(&event(p.account, "PAYOUT", "payout.ready.send", id, payout_data(&row), ctx.now)).await?;
     }
     Ok(Outcome::Payout(Box::new(row)))
@@ -365,9 +395,11 @@ pub async fn transition(
         PayoutState::Returned => {
             (Some(rules::late_return(account, currency, amount, reference(id))), amount, Some("payout.returned"))
         }
-        PayoutState::ReadyToSend | PayoutState::Sent | PayoutState::Scheduled | PayoutState::InReview => {
-            (None, Amount::ZERO, None)
-        }
+        PayoutState::ReadyToSend
+        | PayoutState::Sent
+        | PayoutState::Scheduled
+        | PayoutState::InReview
+        | PayoutState::AwaitingApproval => (None, Amount::ZERO, None),
     };
     // --- wallets --- a withdrawal from a recipient's wallet: voids and late returns go back to it.
     let entry = match tx.wallet_withdrawal(id).await? {
@@ -418,4 +450,84 @@ pub async fn transition(
         tx.insert_event(&event(account, "PAYOUT", event_type, id, payout_data(&p), ctx.now)).await?;
     }
     Ok(Outcome::Payout(Box::new(p)))
+}
+
+// --- payout approval (maker-checker) ---
+
+/// The account's threshold for this payout's currency when the payout is above it and so must
+/// wait for approval. Only payouts created over the API (`created_by` set) are checked: a batch's
+/// rows are covered by the batch's own approval.
+async fn approval_threshold(tx: &mut dyn WriteTx, p: &NewPayout) -> Result<Option<i64>, CommandError> {
+    if p.created_by.is_none() {
+        return Ok(None);
+    }
+    let Some(policy) = tx.approval_policy(p.account).await? else { return Ok(None) };
+    Ok(policy.payout_approval_thresholds.get(p.currency.code()).copied().filter(|limit| p.amount.minor() > *limit))
+}
+
+async fn awaiting_approval(tx: &mut dyn WriteTx, account: AccountId, id: Uuid) -> Result<PayoutRow, CommandError> {
+    let p = match tx.payout(id).await? {
+        Some(p) if p.account_id == account => p,
+        _ => return Err(CommandError::NotFound { what: "payout" }),
+    };
+    let state: PayoutState = p.state.parse().map_err(CommandError::Internal)?;
+    if state != PayoutState::AwaitingApproval {
+        return Err(CommandError::InvalidState(format!(
+            "payout is {state} ({}); only a payout AWAITING_APPROVAL can be approved or declined",
+            state.wire_status()
+        )));
+    }
+    Ok(p)
+}
+
+/// Approve a payout AWAITING_APPROVAL. The approver must be another credential than the one
+/// that created it. It goes on to IN_REVIEW when its compliance review is still open, else to
+/// READY_TO_SEND (SCHEDULED when its date is ahead) with `payout.ready.send`.
+pub async fn approve(
+    tx: &mut dyn WriteTx,
+    ctx: &Ctx<'_>,
+    account: AccountId,
+    id: Uuid,
+    approver: Uuid,
+) -> Result<Outcome, CommandError> {
+    let p = awaiting_approval(tx, account, id).await?;
+    if p.created_by == Some(approver) {
+        return Err(rejected(
+            "x-auth-token",
+            "approver_is_creator",
+            "the payout must be approved by a different credential than the one that created it",
+        ));
+    }
+    tx.set_payout_approval(&PayoutApprovalRecord { id, approved_by: approver, at: ctx.now }).await?;
+    let review_open = tx.latest_review_status(id).await?.as_deref() == Some("open");
+    let to = if review_open {
+        PayoutState::InReview
+    } else if p.payout_date > ctx.now.date() {
+        PayoutState::Scheduled
+    } else {
+        PayoutState::ReadyToSend
+    };
+    let reason = if review_open {
+        format!("approved by credential {approver}; waiting for its compliance review")
+    } else {
+        format!("approved by credential {approver}")
+    };
+    let outcome = transition(tx, ctx, account, id, to, Some(&reason)).await?;
+    if let (Outcome::Payout(row), false) = (&outcome, review_open) {
+        tx.insert_event(&event(account, "PAYOUT", "payout.ready.send", id, payout_data(row), ctx.now)).await?;
+    }
+    Ok(outcome)
+}
+
+/// Decline a payout AWAITING_APPROVAL: CANCELLED, its hold voided (`payout.cancelled`).
+pub async fn decline_approval(
+    tx: &mut dyn WriteTx,
+    ctx: &Ctx<'_>,
+    account: AccountId,
+    id: Uuid,
+    approver: Uuid,
+) -> Result<Outcome, CommandError> {
+    awaiting_approval(tx, account, id).await?;
+    let reason = format!("approval declined by credential {approver}");
+    transition(tx, ctx, account, id, PayoutState::Cancelled, Some(&reason)).await
 }

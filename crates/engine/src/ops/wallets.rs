@@ -234,6 +234,10 @@ pub async fn create_withdrawal(
         created_at: ctx.now,
         updated_at: ctx.now,
         completed_at: None,
+        // A recipient withdrawing its own wallet: no maker-checker.
+        created_by: None,
+        approved_by: None,
+        approved_at: None,
     };
     tx.insert_payout(&row).await?;
     tx.insert_wallet_withdrawal(&WalletWithdrawalRow {

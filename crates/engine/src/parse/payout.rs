@@ -228,5 +228,7 @@ pub fn parse_payout(
         payer,
         documentation,
         unique_request_id,
+        // Set by the API route from the caller's credential.
+        created_by: None,
     })
 }

@@ -18,6 +18,8 @@ both_backends!(
     account_numbers_are_encrypted_at_rest_and_masked_in_responses,
     key_rotation_re_encrypts_and_keeps_data_readable,
     review_decisions_are_audited_under_the_reviewer,
+    deposits_batch_rows_and_wallet_methods_are_encrypted_too,
+    keys_reseal_encrypts_values_stored_in_clear_before_an_upgrade,
 );
 
 const TODAY: &str = "2026-11-24";
@@ -445,6 +447,260 @@ async fn key_rotation_re_encrypts_and_keeps_data_readable(backend: Backend) {
     let out = app.cli(&["keys", "rotate", "--new-key-id", "k2"]);
     assert!(!out.status.success());
     peer.stop().await.expect("peer stops");
+    app.finish().await;
+}
+
+const SENDER_NUMBER: &str = "987654321012";
+const RECEIVER_NUMBER: &str = "555566667777";
+const BATCH_NUMBER: &str = "1122334455";
+const WALLET_NUMBER: &str = "2233445566";
+const PASSPORT: &str = "P1234567X";
+
+/// Uploaded documents' stored bytes as text (PostgreSQL's `bytea` is not in the text dump).
+async fn document_text(app: &TestApp) -> String {
+    let sql = if app.database_url.starts_with("sqlite://") {
+        "SELECT CAST(content AS TEXT) FROM files"
+    } else {
+        "SELECT encode(content, 'escape') FROM files"
+    };
+    column_text(&app.database_url, sql).await
+}
+
+fn assert_none_of(dump: &str, numbers: &[&str]) {
+    for clear in numbers {
+        assert!(!dump.contains(clear), "the database holds {clear} in clear");
+    }
+}
+
+/// Deposits (sender and receiver numbers), batch rows waiting for approval (an inline
+/// beneficiary's number), a wallet recipient's transfer method, their idempotent replays,
+/// events and audit records: none holds a clear number; rotation re-encrypts every one and
+/// they stay readable.
+async fn deposits_batch_rows_and_wallet_methods_are_encrypted_too(backend: Backend) {
+    let (app, client, token) = app(backend).await;
+    let account: outlay_core::AccountId = client.account_id.parse().expect("account id");
+    let all = [SENDER_NUMBER, RECEIVER_NUMBER, BATCH_NUMBER, WALLET_NUMBER];
+
+    // A deposit carrying both account numbers: stored sealed, shown masked (also in the replay).
+    let body = json!({
+        "amount": "300.00", "currency": "SGD", "sender_name": "Funding Co", "sender_country": "SG",
+        "sender_account_number": SENDER_NUMBER, "receiver_account_number": RECEIVER_NUMBER,
+        "sender_swift_code": "DBSSSGSG"
+    });
+    let key = uuid::Uuid::new_v4().to_string();
+    let r = app.post_with_key("/api/v1/simulation/deposit", &token, &key, &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["sender"]["sender_account_number"], "****1012", "{}", r.text);
+    assert_eq!(r.body["receiver_account_number"], "****7777", "{}", r.text);
+    let deposit: uuid::Uuid = r.body["deposit_id"].as_str().expect("deposit_id").parse().expect("uuid");
+    let replay = app.post_with_key("/api/v1/simulation/deposit", &token, &key, &body).await;
+    assert_eq!(replay.body, r.body);
+    let r = app
+        .post(&format!("/api/v1/simulation/deposit/{deposit}"), &token, &json!({"deposit_status": "COMPLETED"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = app.get(&format!("/api/v1/deposit/{deposit}"), &token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["deposit_status"], "COMPLETED", "{}", r.text);
+    assert_eq!(r.body["sender"]["sender_account_number"], "****1012", "{}", r.text);
+    let r = app.get("/api/v1/deposit", &token).await;
+    assert!(r.text.contains("****7777") && !r.text.contains(RECEIVER_NUMBER), "{}", r.text);
+    let stored = app
+        .server
+        .as_ref()
+        .expect("server")
+        .engine
+        .store()
+        .deposit(account, deposit)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(stored.sender_account_number.as_deref(), Some(SENDER_NUMBER), "the store reads it back in clear");
+
+    // A batch whose row names an inline beneficiary; it waits for approval with its row kept.
+    let row = json!({
+        "currency": "SGD", "amount": "25.00", "purpose_code": "WAGES_SALARY", "payout_reference": "Inline row",
+        "payout_date": TODAY, "beneficiary": sg_company(BATCH_NUMBER)
+    });
+    let r = app.post("/api/v1/payout_batches", &token, &json!({"payouts": [row]})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["batch_status"], "PENDING_APPROVAL", "{}", r.text);
+    let batch = r.body["batch_id"].as_str().expect("batch_id").to_owned();
+    let batch_id: uuid::Uuid = batch.parse().expect("uuid");
+    let page = outlay_store::PageRequest { number: 1, size: 10 };
+    let items = app
+        .server
+        .as_ref()
+        .expect("server")
+        .engine
+        .store()
+        .payout_batch_items(batch_id, None, page)
+        .await
+        .expect("items");
+    let payload = items.items[0].payload.clone().expect("the waiting row keeps its payload");
+    assert!(payload.contains(BATCH_NUMBER), "the store reads the payload back in clear: {payload}");
+
+    let approver = app.credential(&client, "approver").await;
+    let approver = app.token(&approver).await;
+
+    // A wallet recipient's transfer method.
+    let r = app.post("/api/v1/accounts/payout_model", &token, &json!({"payout_model": "both"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = app.post("/api/v1/recipients", &token, &json!({"name": "Mei Tan", "external_reference": "mei"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let (client_id, api_key) = (
+        r.body["client_id"].as_str().expect("client_id").to_owned(),
+        r.body["api_key"].as_str().expect("api_key").to_owned(),
+    );
+    let headers = [("x-client-id", client_id.as_str()), ("x-api-key", api_key.as_str())];
+    let r = app.request(reqwest::Method::POST, "/api/v1/recipient/access_token", None, &headers, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let rtoken = r.body["auth_token"].as_str().expect("auth_token").to_owned();
+    let mut method = sg_company(WALLET_NUMBER);
+    method["bank_details"]["account_holder"] = json!("Mei Tan");
+    let method = json!({
+        "entity_type": "INDIVIDUAL", "first_name": "Mei", "last_name": "Tan", "payment_method": "LOCAL",
+        "bank_details": method["bank_details"]
+    });
+    let r = app.post("/api/v1/recipient/transfer_methods", &rtoken, &method).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["bank_details"]["account_number"], "****5566", "{}", r.text);
+
+    // A supporting document (a passport scan, say) is sealed whole.
+    let part =
+        reqwest::multipart::Part::bytes(format!("%PDF-1.7 passport {PASSPORT}").into_bytes()).file_name("passport.pdf");
+    let r = app
+        .http
+        .post(format!("{}/api/v1/files/upload", app.base))
+        .header("x-auth-token", format!("Bearer {token}"))
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(r.status(), StatusCode::OK);
+    let documents = document_text(&app).await;
+    assert!(documents.starts_with("enc:v1:k1:") && !documents.contains(PASSPORT), "{documents}");
+
+    // Read directly, the database holds none of these numbers (nor the audit records, events
+    // and idempotent replays of the requests that carried them).
+    let dump = raw_dump(&app).await;
+    assert_none_of(&dump, &all);
+
+    // Rotation re-encrypts them all; a node started afterwards reads them.
+    let out = app.cli(&["keys", "rotate", "--new-key-id", "k2"]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    let dump = raw_dump(&app).await;
+    assert_none_of(&dump, &all);
+    let documents = document_text(&app).await;
+    assert!(documents.starts_with("enc:v1:k2:") && !documents.contains(PASSPORT), "{documents}");
+    if backend == Backend::Postgres {
+        // (A SQLite file keeps freed pages and old WAL frames, so only the live rows can be
+        // checked there: every one of them moved to k2.)
+        assert!(!dump.contains("enc:v1:k1:"), "every sealed value was re-encrypted with k2");
+    }
+    let peer = app.spawn_peer(outlay::config::Role::All, std::time::Duration::from_secs(3600)).await;
+    let d = peer.engine.store().deposit(account, deposit).await.expect("read").expect("found");
+    assert_eq!(d.sender_account_number.as_deref(), Some(SENDER_NUMBER));
+    assert_eq!(d.receiver_account_number.as_deref(), Some(RECEIVER_NUMBER));
+    let items = peer.engine.store().payout_batch_items(batch_id, None, page).await.expect("items");
+    assert!(items.items[0].payload.as_deref().is_some_and(|p| p.contains(BATCH_NUMBER)), "{:?}", items.items[0]);
+
+    // Approved on that node, the row (read back with k2) becomes a payout to the inline account.
+    let r = app
+        .http
+        .post(format!("http://{}/api/v1/payout_batches/{batch}/approve", peer.addr))
+        .header("x-auth-token", format!("Bearer {approver}"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("approve sent");
+    let status = r.status();
+    assert_eq!(status, StatusCode::OK, "{}", r.text().await.unwrap_or_default());
+    let mut payout = None;
+    for _ in 0..50 {
+        let items = peer.engine.store().payout_batch_items(batch_id, None, page).await.expect("items");
+        if let Some(id) = items.items[0].payout_id {
+            assert!(items.items[0].payload.is_none(), "a released row drops its payload");
+            payout = Some(id);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let payout = payout.expect("the approved row was released");
+    let p = peer.engine.store().payout(account, payout).await.expect("read").expect("found");
+    assert_eq!(p.beneficiary["bank_details"]["account_number"], BATCH_NUMBER, "{}", p.beneficiary);
+    assert_none_of(&raw_dump(&app).await, &all);
+    peer.stop().await.expect("peer stops");
+    app.finish().await;
+}
+
+/// The live values of some columns, as text (`SELECT` through the database, not the store).
+async fn column_text(database_url: &str, sql: &str) -> String {
+    if let Some(path) = database_url.strip_prefix("sqlite://") {
+        let conn = rusqlite::Connection::open(path).expect("open sqlite");
+        let mut stmt = conn.prepare(sql).expect("prepare");
+        let rows = stmt.query_map([], |r| r.get::<_, Option<String>>(0)).expect("query");
+        rows.map(|r| r.expect("row").unwrap_or_default()).collect::<Vec<_>>().join("\n")
+    } else {
+        let (c, conn) = tokio_postgres::connect(database_url, tokio_postgres::NoTls).await.expect("connect");
+        tokio::spawn(conn);
+        let rows = c.query(sql, &[]).await.expect("query");
+        rows.iter().map(|r| r.get::<_, Option<String>>(0).unwrap_or_default()).collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// Values stored in clear before an upgrade sealed their columns (deposits, batch rows) are
+/// still read, and `outlay keys reseal` encrypts them with the active key.
+async fn keys_reseal_encrypts_values_stored_in_clear_before_an_upgrade(backend: Backend) {
+    let (app, client, token) = app(backend).await;
+    let account: outlay_core::AccountId = client.account_id.parse().expect("account id");
+    let body = json!({"amount": "100.00", "currency": "SGD", "sender_account_number": SENDER_NUMBER});
+    let r = app.post("/api/v1/simulation/deposit", &token, &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let deposit = r.body["deposit_id"].as_str().expect("deposit_id").to_owned();
+    let row = json!({
+        "currency": "SGD", "amount": "25.00", "purpose_code": "WAGES_SALARY", "payout_reference": "Inline row",
+        "payout_date": TODAY, "beneficiary": sg_company(BATCH_NUMBER)
+    });
+    let r = app.post("/api/v1/payout_batches", &token, &json!({"payouts": [row]})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let batch: uuid::Uuid = r.body["batch_id"].as_str().expect("batch_id").parse().expect("uuid");
+    let page = outlay_store::PageRequest { number: 1, size: 10 };
+    let store = app.server.as_ref().expect("server").engine.store().clone();
+    let payload = store.payout_batch_items(batch, None, page).await.expect("items").items[0].payload.clone();
+    let payload = payload.expect("payload");
+
+    // As an older version stored them: in clear.
+    let sql = format!(
+        "UPDATE deposits SET sender_account_number = '{SENDER_NUMBER}' WHERE id = '{deposit}';
+         UPDATE payout_batch_items SET payload = '{}' WHERE batch_id = '{batch}';",
+        payload.replace('\'', "''")
+    );
+    raw_sql(&app.database_url, &sql).await;
+    let deposits = "SELECT sender_account_number FROM deposits";
+    let payloads = "SELECT payload FROM payout_batch_items";
+    assert!(column_text(&app.database_url, deposits).await.contains(SENDER_NUMBER));
+    // Still read (a value without the enc: prefix is returned as it is), and still masked.
+    let r = app.get(&format!("/api/v1/deposit/{deposit}"), &token).await;
+    assert_eq!(r.body["sender"]["sender_account_number"], "****1012", "{}", r.text);
+
+    let out = app.cli(&["keys", "reseal"]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("re-encrypted 2 stored value(s) with key k1"), "{text}");
+    for sql in [deposits, payloads] {
+        let live = column_text(&app.database_url, sql).await;
+        assert!(!live.contains(SENDER_NUMBER) && !live.contains(BATCH_NUMBER), "{live}");
+        assert!(live.contains("enc:v1:k1:"), "{live}");
+    }
+    let d = store.deposit(account, deposit.parse().expect("uuid")).await.expect("read").expect("found");
+    assert_eq!(d.sender_account_number.as_deref(), Some(SENDER_NUMBER));
+    let items = store.payout_batch_items(batch, None, page).await.expect("items");
+    assert_eq!(items.items[0].payload.as_deref(), Some(payload.as_str()));
+    // Nothing left to do: a second run changes nothing.
+    let out = app.cli(&["keys", "reseal"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("re-encrypted 0 stored value(s)"));
     app.finish().await;
 }
 

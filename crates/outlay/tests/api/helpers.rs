@@ -371,7 +371,12 @@ impl ServeProcess {
 
     pub fn start_with(args: &[&str], envs: &[(&str, &str)]) -> Self {
         use std::io::BufRead;
+        // Its default data directory (report files, the sandbox key) goes under the system's
+        // temporary directory, never into the source tree.
+        let cwd = std::env::temp_dir().join(format!("outlay-serve-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&cwd).expect("working directory");
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_outlay"))
+            .current_dir(&cwd)
             .arg("serve")
             .args(args)
             .envs(envs.iter().copied())

@@ -5,6 +5,7 @@ mod helpers;
 
 mod audit;
 mod bad_input;
+mod batch_quote;
 mod batches;
 mod compliance;
 mod foundation;
@@ -12,6 +13,7 @@ mod fx;
 mod jobs;
 mod lifecycle;
 mod multinode;
+mod payout_approval;
 mod payouts;
 mod rails;
 mod reports;

@@ -11,7 +11,8 @@ macro_rules! batch_cols {
     () => {
         "id, account_id, created_by, file_name, format, mode, content_sha256, dedup_sha256, status, \
          approval_required, total_rows, valid_rows, invalid_rows, open_payouts, failure_code, failure_reason, \
-         approved_by, approved_at, cancelled_by, cancelled_at, released_at, completed_at, created_at, updated_at"
+         approved_by, approved_at, cancelled_by, cancelled_at, released_at, completed_at, created_at, updated_at, \
+         quote_id, client_rate"
     };
 }
 macro_rules! item_cols {
@@ -59,7 +60,7 @@ pub const SQL_BATCH_INSERT: &str = concat!(
     "INSERT INTO payout_batches (",
     batch_cols!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
-     $23, $24)"
+     $23, $24, $25, $26)"
 );
 pub const SQL_BATCH_UPDATE: &str = "UPDATE payout_batches SET dedup_sha256 = $2, status = $3, approval_required = $4, \
      total_rows = $5, valid_rows = $6, invalid_rows = $7, open_payouts = $8, failure_code = $9, failure_reason = $10, \
@@ -112,6 +113,8 @@ pub fn batch_from_row(r: &Row) -> StoreResult<PayoutBatchRow> {
         completed_at: col(r, 21)?,
         created_at: col(r, 22)?,
         updated_at: col(r, 23)?,
+        quote_id: col(r, 24)?,
+        client_rate: col(r, 25)?,
     })
 }
 

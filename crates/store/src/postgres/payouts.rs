@@ -155,7 +155,7 @@ macro_rules! payout_cols {
         "id, account_id, short_reference_id, unique_request_id, currency, amount, fee_amount, fee_paid_by, \
          payout_currency, payout_amount, quote_id, client_rate, purpose_code, payout_reference, payout_date, \
          payment_method, clearing_system, beneficiary_id, beneficiary, payer, documentation, state, failure_reason, \
-         failure_returned_amount, created_at, updated_at, completed_at"
+         failure_returned_amount, created_at, updated_at, completed_at, created_by, approved_by, approved_at"
     };
 }
 
@@ -187,8 +187,13 @@ pub const SQL_PAYOUT_INSERT: &str = concat!(
     "INSERT INTO payouts (",
     payout_cols!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
-     $23, $24, $25, $26, $27)"
+     $23, $24, $25, $26, $27, $28, $29, $30)"
 );
+
+pub const SQL_PAYOUT_SET_APPROVAL: &str = "UPDATE payouts SET approved_by = $2, approved_at = $3 WHERE id = $1";
+
+pub const SQL_PAYOUT_CREATED_REASON: &str =
+    "UPDATE payout_transitions SET reason = $2 WHERE payout_id = $1 AND seq = 1";
 
 pub const SQL_PAYOUT_FIRST_TRANSITION: &str = "INSERT INTO payout_transitions (payout_id, seq, from_state, to_state, \
     reason, at) VALUES ($1, 1, NULL, $2, 'created', $3)";
@@ -236,6 +241,9 @@ pub fn payout_from_row(r: &Row) -> StoreResult<PayoutRow> {
         created_at: col(r, 24)?,
         updated_at: col(r, 25)?,
         completed_at: col(r, 26)?,
+        created_by: col(r, 27)?,
+        approved_by: col(r, 28)?,
+        approved_at: col(r, 29)?,
     })
 }
 
@@ -268,6 +276,7 @@ impl PayoutParams {
                 created_at: db_time(p.created_at),
                 updated_at: db_time(p.updated_at),
                 completed_at: p.completed_at.map(db_time),
+                approved_at: p.approved_at.map(db_time),
                 ..p.clone()
             },
         }
@@ -303,6 +312,9 @@ impl PayoutParams {
             &p.created_at,
             &p.updated_at,
             &p.completed_at,
+            &p.created_by,
+            &p.approved_by,
+            &p.approved_at,
         ]
     }
 

@@ -11,7 +11,7 @@ use outlay_core::AccountId;
 
 const BATCH_COLS: &str = "id, account_id, created_by, file_name, format, mode, content_sha256, dedup_sha256, status, \
     approval_required, total_rows, valid_rows, invalid_rows, open_payouts, failure_code, failure_reason, approved_by, \
-    approved_at, cancelled_by, cancelled_at, released_at, completed_at, created_at, updated_at";
+    approved_at, cancelled_by, cancelled_at, released_at, completed_at, created_at, updated_at, quote_id, client_rate";
 
 fn opt_uuid(v: &Option<String>) -> StoreResult<Option<Uuid>> {
     v.as_deref().map(uuid).transpose()
@@ -43,6 +43,8 @@ fn batch_row(r: &Row<'_>) -> StoreResult<PayoutBatchRow> {
         completed_at: opt_from_ms(get(r, 21)?)?,
         created_at: from_ms(get(r, 22)?)?,
         updated_at: from_ms(get(r, 23)?)?,
+        quote_id: opt_uuid(&get(r, 24)?)?,
+        client_rate: get(r, 25)?,
     })
 }
 
@@ -167,7 +169,7 @@ pub fn upsert_policy(conn: &Connection, p: &ApprovalPolicyRow) -> StoreResult<()
 pub fn insert_batch(conn: &Connection, b: &PayoutBatchRow) -> StoreResult<()> {
     conn.prepare_cached(&format!(
         "INSERT INTO payout_batches ({BATCH_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
-         ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
+         ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
     ))?
     .execute(params![
         b.id.to_string(),
@@ -193,7 +195,9 @@ pub fn insert_batch(conn: &Connection, b: &PayoutBatchRow) -> StoreResult<()> {
         b.released_at.map(ms),
         b.completed_at.map(ms),
         ms(b.created_at),
-        ms(b.updated_at)
+        ms(b.updated_at),
+        b.quote_id.map(|u| u.to_string()),
+        b.client_rate
     ])?;
     Ok(())
 }

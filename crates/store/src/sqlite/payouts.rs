@@ -6,8 +6,8 @@ use uuid::Uuid;
 
 use super::{account_id, from_ms, get, ms, opt_from_ms, query_all, query_one, uuid};
 use crate::{
-    BeneficiaryFilter, BeneficiaryRow, FileRow, Page, PageRequest, PayoutFilter, PayoutRow, PayoutStateChange,
-    PayoutTransition, StoreError, StoreResult,
+    BeneficiaryFilter, BeneficiaryRow, FileRow, Page, PageRequest, PayoutApprovalRecord, PayoutFilter, PayoutRow,
+    PayoutStateChange, PayoutTransition, StoreError, StoreResult,
 };
 use outlay_core::AccountId;
 
@@ -173,7 +173,7 @@ pub fn insert_file(conn: &Connection, f: &FileRow, content: &[u8]) -> StoreResul
 pub(crate) const PAYOUT_COLS: &str = "id, account_id, short_reference_id, unique_request_id, currency, amount, fee_amount, \
     fee_paid_by, payout_currency, payout_amount, quote_id, client_rate, purpose_code, payout_reference, payout_date, \
     payment_method, clearing_system, beneficiary_id, beneficiary, payer, documentation, state, failure_reason, \
-    failure_returned_amount, created_at, updated_at, completed_at";
+    failure_returned_amount, created_at, updated_at, completed_at, created_by, approved_by, approved_at";
 
 fn date(text: &str) -> StoreResult<time::Date> {
     time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")).map_err(StoreError::corrupt)
@@ -212,6 +212,9 @@ pub(crate) fn payout_row(r: &Row<'_>) -> StoreResult<PayoutRow> {
         created_at: from_ms(get(r, 24)?)?,
         updated_at: from_ms(get(r, 25)?)?,
         completed_at: opt_from_ms(get(r, 26)?)?,
+        created_by: get::<Option<String>>(r, 27)?.as_deref().map(uuid).transpose()?,
+        approved_by: get::<Option<String>>(r, 28)?.as_deref().map(uuid).transpose()?,
+        approved_at: opt_from_ms(get(r, 29)?)?,
     })
 }
 
@@ -252,7 +255,7 @@ pub fn payouts(
 }
 
 pub fn insert_payout(conn: &Connection, p: &PayoutRow) -> StoreResult<()> {
-    let values: [Box<dyn rusqlite::ToSql>; 27] = [
+    let values: [Box<dyn rusqlite::ToSql>; 30] = [
         Box::new(p.id.to_string()),
         Box::new(p.account_id.to_string()),
         Box::new(p.short_reference_id.clone()),
@@ -280,8 +283,11 @@ pub fn insert_payout(conn: &Connection, p: &PayoutRow) -> StoreResult<()> {
         Box::new(ms(p.created_at)),
         Box::new(ms(p.updated_at)),
         Box::new(p.completed_at.map(ms)),
+        Box::new(p.created_by.map(|c| c.to_string())),
+        Box::new(p.approved_by.map(|c| c.to_string())),
+        Box::new(p.approved_at.map(ms)),
     ];
-    let placeholders: Vec<String> = (1..=27).map(|i| format!("?{i}")).collect();
+    let placeholders: Vec<String> = (1..=30).map(|i| format!("?{i}")).collect();
     conn.prepare_cached(&format!("INSERT INTO payouts ({PAYOUT_COLS}) VALUES ({})", placeholders.join(", ")))?
         .execute(rusqlite::params_from_iter(values.iter()))?;
     conn.prepare_cached(
@@ -316,6 +322,22 @@ pub fn set_payout_state(conn: &Connection, c: &PayoutStateChange) -> StoreResult
          VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM payout_transitions WHERE payout_id = ?1), ?2, ?3, ?4, ?5)",
     )?
     .execute(params![id, c.from_state, c.to_state, c.reason, ms(c.at)])?;
+    Ok(())
+}
+
+/// Record who approved (or declined) a payout that waited for approval.
+pub fn set_payout_approval(conn: &Connection, a: &PayoutApprovalRecord) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE payouts SET approved_by = ?2, approved_at = ?3 WHERE id = ?1")?.execute(params![
+        a.id.to_string(),
+        a.approved_by.to_string(),
+        ms(a.at)
+    ])?;
+    Ok(())
+}
+
+pub fn set_payout_created_reason(conn: &Connection, id: Uuid, reason: &str) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE payout_transitions SET reason = ?2 WHERE payout_id = ?1 AND seq = 1")?
+        .execute(params![id.to_string(), reason])?;
     Ok(())
 }
 
