@@ -52,6 +52,28 @@ pub fn context(caller: &Caller, render: Option<Renderer>) -> Option<AuditContext
         .ok()
 }
 
+/// The audit context of a recipient's request (the recipient API): the record joins the client
+/// account's chain under credential `recipient:<id>`.
+pub fn recipient_context(
+    account: outlay_core::AccountId,
+    recipient: uuid::Uuid,
+    render: Option<Renderer>,
+) -> Option<AuditContext> {
+    CURRENT
+        .try_with(|slot| AuditContext {
+            account,
+            credential_id: format!("recipient:{recipient}"),
+            role: "recipient".to_owned(),
+            source_ip: slot.source_ip.clone(),
+            user_agent: slot.user_agent.clone(),
+            request_id: slot.request_id.clone(),
+            action: slot.action.clone(),
+            object_id: slot.object_id.clone(),
+            render,
+        })
+        .ok()
+}
+
 /// The engine wrote this request's record with its effect.
 pub fn mark_recorded() {
     let _ = CURRENT.try_with(|slot| slot.recorded.store(true, Ordering::SeqCst));

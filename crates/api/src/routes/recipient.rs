@@ -177,7 +177,31 @@ async fn execute_as_recipient(
 ) -> Result<Response, ApiError> {
     let RecipientMutation { caller, headers, path, body, key_required } = m;
     let kind = "payout_error";
-    let Some(key) = key_from_headers(headers, key_required)? else {
+    let key = key_from_headers(headers, key_required)?;
+    // Recipients are credentials too: what they do joins the client's audit trail, in the
+    // effect's own transaction.
+    if let Some(audit) = crate::audit::recipient_context(caller.account, caller.recipient, Some(Arc::new(render))) {
+        let fingerprint = json!({"recipient_id": caller.recipient, "body": body});
+        let idem = key.map(|key| IdempotencyContext {
+            account: caller.account,
+            key,
+            request_hash: request_hash("POST", path, caller.account, &fingerprint),
+            render: Arc::new(render),
+        });
+        return match state
+            .engine
+            .execute_audited(command, idem, audit)
+            .await
+            .map_err(|e| ApiError::from_command(e, kind))?
+        {
+            WriteResult::Done { outcome, response } => {
+                crate::audit::mark_recorded();
+                Ok(json_response(&response.unwrap_or_else(|| render(&outcome)), false))
+            }
+            WriteResult::Replayed(stored) => Ok(json_response(&stored, true)),
+        };
+    }
+    let Some(key) = key else {
         let outcome = state.engine.execute(command).await.map_err(|e| ApiError::from_command(e, kind))?;
         return Ok(json_response(&render(&outcome), false));
     };

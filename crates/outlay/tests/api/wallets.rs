@@ -153,6 +153,13 @@ async fn wallet_flow_pay_in_withdraw_part_and_settle(backend: Backend) {
     let replay = app.post_with_key("/api/v1/recipient/withdrawals", &rtoken, "wd-1", &w).await;
     assert_eq!(replay.text, r.text, "idempotent replay");
     assert_eq!(wallet_balance(&app, &rtoken).await, "70.00");
+    // The recipient is a credential too: its withdrawal is on the client's audit trail, once.
+    let trail = app.get(&format!("/api/v1/audit_events?credential_id=recipient:{}", mei.id), &token).await;
+    assert_eq!(trail.status, StatusCode::OK, "{}", trail.text);
+    let records = trail.body["data"].as_array().cloned().unwrap_or_default();
+    let withdrawals: Vec<_> = records.iter().filter(|r| r.to_string().contains(&id)).collect();
+    assert_eq!(withdrawals.len(), 1, "{}", trail.text);
+    assert_eq!(withdrawals[0]["role"], "recipient", "{}", trail.text);
     let b = app.balance(&token, "SGD").await;
     assert_eq!((b["wallet_balance"].as_str(), b["pending_balance"].as_str()), (Some("70.00"), Some("30.00")));
     // The client sees the withdrawal as one of its payouts.
