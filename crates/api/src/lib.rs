@@ -37,7 +37,14 @@ pub struct ApiConfig {
     pub sandbox: bool,
     /// Take the client address from `x-forwarded-for` (behind a trusted proxy) for the audit trail.
     pub trust_forwarded_for: bool,
+    /// API requests in progress at once on this node; more are refused at once with 503
+    /// `server_busy` (load shedding), so overload never becomes an unbounded queue.
+    pub max_in_flight: usize,
 }
+
+/// The default bound on API requests in progress: about a third of a second of work at this
+/// machine's sustained payout rate (docs/benchmarks.md).
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -64,6 +71,15 @@ pub fn router(state: AppState) -> Router {
     if state.config.sandbox {
         api = api.merge(routes::simulation::router());
     }
+    // Past the bound a request is refused before any work (health checks stay outside it).
+    let api = api.layer(
+        tower::ServiceBuilder::new()
+            .layer(axum::error_handling::HandleErrorLayer::new(|_: tower::BoxError| async {
+                axum::response::IntoResponse::into_response(ApiError::Overloaded)
+            }))
+            .layer(tower::load_shed::LoadShedLayer::new())
+            .layer(tower::limit::ConcurrencyLimitLayer::new(state.config.max_in_flight.max(1))),
+    );
     Router::new()
         .merge(routes::health::router())
         .route("/api/openapi.json", axum::routing::get(openapi::spec))

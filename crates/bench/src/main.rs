@@ -65,6 +65,10 @@ enum Scenario {
         concurrency: usize,
         #[arg(long, default_value_t = 1)]
         accounts: usize,
+        /// Open loop: offer this many payouts per second whatever the answers (a request per
+        /// tick, no cap on requests in flight), and count the ones refused with 429/503.
+        #[arg(long)]
+        rate: Option<u64>,
     },
     /// A payout batch file (CSV, one stored beneficiary) read streaming and validated; with
     /// `--release`, approval is off and every row is held too. Peak memory is the process's.
@@ -365,12 +369,46 @@ where
     (all, errors.load(Ordering::Relaxed), started.elapsed())
 }
 
+/// Offer `requests` at `rate` per second, one every tick whatever is in flight (open loop), and
+/// sort the answers: accepted (2xx) latencies, refused (429/503) latencies, and other errors.
+async fn open_loop<F, Fut>(requests: u64, rate: u64, f: F) -> (Vec<Duration>, Vec<Duration>, u64, Duration)
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = u16> + Send + 'static,
+{
+    let f = Arc::new(f);
+    let started = Instant::now();
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
+    let mut tasks = Vec::with_capacity(usize::try_from(requests).unwrap_or(0));
+    for i in 0..requests {
+        // Sleep to the request's slot; when the generator falls behind it sends at once.
+        let slot = started + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(slot.into()).await;
+        let f = f.clone();
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            let status = f(i).await;
+            (status, t.elapsed())
+        }));
+    }
+    let (mut accepted, mut refused, mut errors) = (Vec::new(), Vec::new(), 0);
+    for t in tasks {
+        match t.await {
+            Ok((200..=299, latency)) => accepted.push(latency),
+            Ok((429 | 503, latency)) => refused.push(latency),
+            _ => errors += 1,
+        }
+    }
+    (accepted, refused, errors, started.elapsed())
+}
+
 async fn run_http(
     cli: &Cli,
     withdrawals: bool,
     requests: u64,
     concurrency: usize,
     accounts: usize,
+    rate: Option<u64>,
 ) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let url = database(cli, &dir).await?;
@@ -417,6 +455,39 @@ async fn run_http(
     })
     .await;
     Latencies(lat).report("GET /healthz (HTTP ceiling)", elapsed, err);
+
+    if let Some(rate) = rate {
+        let before = counters(&server.engine);
+        let (h, b, t, ben) = (http.clone(), base.clone(), tokens.clone(), beneficiaries.clone());
+        let (accepted, refused, errors, elapsed) = open_loop(requests, rate, move |i| {
+            let (h, b, t, ben, date) = (h.clone(), b.clone(), t.clone(), ben.clone(), date.clone());
+            async move {
+                let n = (i as usize) % t.len();
+                let body = json!({"currency": "SGD", "amount": "0.01", "purpose_code": "WAGES_SALARY",
+                    "payout_reference": "bench", "payout_date": date, "beneficiary_id": ben[n]});
+                h.post(format!("{b}/api/v1/payouts"))
+                    .header("x-auth-token", format!("Bearer {}", t[n]))
+                    .header("x-idempotency-key", uuid::Uuid::new_v4().to_string())
+                    .json(&body)
+                    .send()
+                    .await
+                    .map_or(0, |r| r.status().as_u16())
+            }
+        })
+        .await;
+        let ok = accepted.len();
+        println!("open loop: offered {rate}/s for {requests} requests");
+        Latencies(accepted).report("POST /api/v1/payouts accepted", elapsed, errors);
+        Latencies(refused).report("POST /api/v1/payouts refused (429/503)", elapsed, 0);
+        writer_line(&server.engine, elapsed, before);
+        println!("peak RSS {:.0} MiB (server and load generator in one process)", peak_rss_mib());
+        if ok == 0 {
+            bail!("no request succeeded");
+        }
+        verify(&server.engine).await?;
+        server.stop().await?;
+        return Ok(());
+    }
 
     let before = counters(&server.engine);
     let (h, b, t, ben) = (http.clone(), base.clone(), tokens.clone(), beneficiaries.clone());
@@ -536,8 +607,8 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Writer { withdrawals, requests, concurrency, accounts } => {
             run_writer(&cli, withdrawals, requests, concurrency, accounts).await
         }
-        Scenario::Http { withdrawals, requests, concurrency, accounts } => {
-            run_http(&cli, withdrawals, requests, concurrency, accounts).await
+        Scenario::Http { withdrawals, requests, concurrency, accounts, rate } => {
+            run_http(&cli, withdrawals, requests, concurrency, accounts, rate).await
         }
         Scenario::Batch { rows, release, all_or_nothing } => run_batch(&cli, rows, release, all_or_nothing).await,
     }

@@ -84,7 +84,11 @@ pub async fn start_with_clock(settings: ServeSettings, clock: Arc<dyn Clock>) ->
     let addr = listener.local_addr()?;
     let state = AppState::new(
         engine.clone(),
-        ApiConfig { sandbox: settings.sandbox, trust_forwarded_for: settings.trust_forwarded_for },
+        ApiConfig {
+            sandbox: settings.sandbox,
+            trust_forwarded_for: settings.trust_forwarded_for,
+            max_in_flight: outlay_api::DEFAULT_MAX_IN_FLIGHT,
+        },
     );
     // A worker node answers health checks only.
     let app = if role.serves_api() { outlay_api::router(state) } else { outlay_api::health_router(state) };
