@@ -423,6 +423,7 @@ async fn run_http(
         role: outlay::config::Role::All,
         rail: Default::default(),
         trust_forwarded_for: false,
+        max_in_flight: outlay::config::DEFAULT_MAX_IN_FLIGHT,
         sftp: None,
         reports: Default::default(),
         keys: None,

@@ -419,6 +419,7 @@ async fn serve(global: &Global, file: &FileConfig, args: ServeArgs) -> anyhow::R
             .await?,
         ),
         trust_forwarded_for: file.api.trust_forwarded_for.unwrap_or(false),
+        max_in_flight: file.api.max_in_flight.unwrap_or(outlay_api::DEFAULT_MAX_IN_FLIGHT).max(1),
     };
     let server = server::start(settings.clone()).await?;
     let signal = server::shutdown_signal()?;

@@ -141,6 +141,8 @@ pub fn report_settings(
 pub struct ApiFile {
     /// Behind a reverse proxy you trust: record the client address from `x-forwarded-for`.
     pub trust_forwarded_for: Option<bool>,
+    /// API requests in progress at once on this node; more get 503 `server_busy` at once.
+    pub max_in_flight: Option<usize>,
 }
 
 /// One `[[fees]]` rule.
@@ -344,6 +346,9 @@ impl FileConfig {
     }
 }
 
+/// The default bound on API requests in progress per node (`[api] max_in_flight`).
+pub use outlay_api::DEFAULT_MAX_IN_FLIGHT;
+
 pub const DEFAULT_DATA_DIR: &str = "./outlay-data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
@@ -375,6 +380,8 @@ pub struct ServeSettings {
     pub rail: RailSettings,
     /// Audit the client address from `x-forwarded-for` (`[api] trust_forwarded_for`).
     pub trust_forwarded_for: bool,
+    /// API requests in progress at once before load shedding (`[api] max_in_flight`).
+    pub max_in_flight: usize,
     /// Encrypts account and identity numbers at rest; `None` stores them as given.
     pub keys: Option<std::sync::Arc<outlay_store::crypto::KeyRing>>,
     /// The embedded SFTP server, when enabled.
@@ -468,6 +475,7 @@ lease_ms = 60000            # a node dying mid-delivery delays those deliveries 
 
 [api]
 trust_forwarded_for = false # behind a trusted proxy: audit the client address from x-forwarded-for
+max_in_flight = 1024        # API requests in progress at once per node; more get 503 server_busy at once
 
 # [sftp]                    # the embedded SFTP server (off unless listen is set; see docs/sftp.md)
 # listen = "127.0.0.1:2222"

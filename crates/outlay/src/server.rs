@@ -87,7 +87,7 @@ pub async fn start_with_clock(settings: ServeSettings, clock: Arc<dyn Clock>) ->
         ApiConfig {
             sandbox: settings.sandbox,
             trust_forwarded_for: settings.trust_forwarded_for,
-            max_in_flight: outlay_api::DEFAULT_MAX_IN_FLIGHT,
+            max_in_flight: settings.max_in_flight,
         },
     );
     // A worker node answers health checks only.

@@ -112,6 +112,17 @@ impl TestApp {
         settle_after: Duration,
         rail: outlay::config::RailSettings,
     ) -> Self {
+        Self::spawn_limited(backend, sandbox, settle_after, rail, outlay::config::DEFAULT_MAX_IN_FLIGHT).await
+    }
+
+    /// As `spawn_with_rail`, serving at most `max_in_flight` API requests at once.
+    pub async fn spawn_limited(
+        backend: Backend,
+        sandbox: bool,
+        settle_after: Duration,
+        rail: outlay::config::RailSettings,
+        max_in_flight: usize,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let database_url = fresh_database(backend, &dir).await;
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
@@ -131,6 +142,7 @@ impl TestApp {
             role: outlay::config::Role::All,
             rail,
             trust_forwarded_for: false,
+            max_in_flight,
             sftp: None,
             reports: Default::default(),
             keys: Some(sandbox_keys(&database_url).await),
@@ -174,6 +186,7 @@ impl TestApp {
             role,
             rail: Default::default(),
             trust_forwarded_for: false,
+            max_in_flight: outlay_api::DEFAULT_MAX_IN_FLIGHT,
             sftp: None,
             reports: Default::default(),
             keys: Some(sandbox_keys(&self.database_url).await),

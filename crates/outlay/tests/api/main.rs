@@ -13,6 +13,7 @@ mod fx;
 mod jobs;
 mod lifecycle;
 mod multinode;
+mod overload;
 mod payout_approval;
 mod payouts;
 mod rails;

@@ -440,6 +440,7 @@ async fn node(app: &TestApp, role: Role, root: &std::path::Path) -> Server {
         role,
         rail: Default::default(),
         trust_forwarded_for: false,
+        max_in_flight: outlay_api::DEFAULT_MAX_IN_FLIGHT,
         sftp: None,
         keys: Some(crate::helpers::sandbox_keys(&app.database_url).await),
         reports: ReportWorkerConfig {
