@@ -37,19 +37,7 @@ tokio::task_local! {
 
 /// The audit context of the request being handled, if it is audited.
 pub fn context(caller: &Caller, render: Option<Renderer>) -> Option<AuditContext> {
-    CURRENT
-        .try_with(|slot| AuditContext {
-            account: caller.account,
-            credential_id: caller.credential_id.to_string(),
-            role: caller.role.as_str().to_owned(),
-            source_ip: slot.source_ip.clone(),
-            user_agent: slot.user_agent.clone(),
-            request_id: slot.request_id.clone(),
-            action: slot.action.clone(),
-            object_id: slot.object_id.clone(),
-            render,
-        })
-        .ok()
+    context_as(caller.account, caller.credential_id.to_string(), caller.role.as_str(), render)
 }
 
 /// The audit context of a recipient's request (the recipient API): the record joins the client
@@ -59,11 +47,21 @@ pub fn recipient_context(
     recipient: uuid::Uuid,
     render: Option<Renderer>,
 ) -> Option<AuditContext> {
+    context_as(account, format!("recipient:{recipient}"), "recipient", render)
+}
+
+/// This request's audit context, acting as `credential_id` in `role` for `account`.
+fn context_as(
+    account: outlay_core::AccountId,
+    credential_id: String,
+    role: &str,
+    render: Option<Renderer>,
+) -> Option<AuditContext> {
     CURRENT
         .try_with(|slot| AuditContext {
             account,
-            credential_id: format!("recipient:{recipient}"),
-            role: "recipient".to_owned(),
+            credential_id,
+            role: role.to_owned(),
             source_ip: slot.source_ip.clone(),
             user_agent: slot.user_agent.clone(),
             request_id: slot.request_id.clone(),

@@ -31,5 +31,5 @@ pub use command::{NewRecipient, NewWalletPayout, NewWalletWithdrawal};
 pub use engine::{Engine, EngineConfig};
 pub use idempotency::{IdempotencyContext, StoredResponse, WriteResult};
 /// Kinds of job the engine itself queues.
-pub use ops::jobs::RAIL_SUBMIT;
+pub use ops::jobs::{RAIL_SUBMIT, rail_submission};
 pub use writer::WriterStats;

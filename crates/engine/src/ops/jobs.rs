@@ -42,6 +42,22 @@ pub async fn finish(
     Ok(Outcome::JobFinished(tx.finish_job(id, claim_token, end, ctx.now).await?))
 }
 
+/// A `rail.submit` job's payload read back: the rail it is for and its payouts. The one reader
+/// of what [`enqueue_rail_submit`] writes.
+pub fn rail_submission(job: &outlay_store::JobRow) -> Result<(String, Vec<(AccountId, Uuid)>), String> {
+    let rail = job.payload.get("rail").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+    let items = job.payload.get("payouts").and_then(serde_json::Value::as_array).cloned().unwrap_or_default();
+    let payouts = items
+        .iter()
+        .map(|item| {
+            let account = item.get("account_id").and_then(serde_json::Value::as_str).and_then(|s| s.parse().ok());
+            let payout = item.get("payout_id").and_then(serde_json::Value::as_str).and_then(|s| s.parse().ok());
+            account.zip(payout).ok_or_else(|| format!("job {} has a bad payout entry: {item}", job.id))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((rail, payouts))
+}
+
 /// Queue the submission of these (just SENT) payouts to `rail`.
 pub async fn enqueue_rail_submit(
     tx: &mut dyn WriteTx,

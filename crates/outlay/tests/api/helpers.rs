@@ -558,3 +558,13 @@ impl Drop for WebhookReceiver {
         self.task.abort();
     }
 }
+
+/// A Singapore company paid over FAST: the beneficiary most tests pay.
+pub fn sg_company() -> Value {
+    json!({
+        "entity_type": "COMPANY", "company_name": "Lion City Trading Pte Ltd", "payment_method": "LOCAL",
+        "bank_details": {"bank_country_code": "SG", "account_currency_code": "SGD",
+                         "account_holder": "Lion City Trading Pte Ltd", "account_number": "0123456789",
+                         "swift_code": "DBSSSGSG", "clearing_system": "FAST"}
+    })
+}

@@ -15,7 +15,7 @@ use time::macros::datetime;
 use uuid::Uuid;
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp, sg_company};
 
 both_backends!(
     jobs_are_leased_retried_and_recovered,
@@ -161,15 +161,6 @@ async fn runner_retries_with_backoff_until_done(backend: Backend) {
     assert_eq!((row.status.as_str(), row.attempts), ("done", 3));
     assert_eq!(flaky.runs.load(Ordering::SeqCst), 3);
     app.finish().await;
-}
-
-fn sg_company() -> Value {
-    json!({
-        "entity_type": "COMPANY", "company_name": "Lion City Trading Pte Ltd", "payment_method": "LOCAL",
-        "bank_details": {"bank_country_code": "SG", "account_currency_code": "SGD",
-                         "account_holder": "Lion City Trading Pte Ltd", "account_number": "0123456789",
-                         "swift_code": "DBSSSGSG", "clearing_system": "FAST"}
-    })
 }
 
 fn xml_files(dir: &Path) -> Vec<std::path::PathBuf> {

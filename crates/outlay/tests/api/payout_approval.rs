@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use time::macros::datetime;
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, WebhookReceiver, assert_envelope};
+use crate::helpers::{Backend, TestApp, WebhookReceiver, assert_envelope, sg_company};
 
 both_backends!(
     a_payout_above_the_threshold_waits_for_another_credentials_approval,
@@ -18,22 +18,6 @@ both_backends!(
 );
 
 const TODAY: &str = "2026-11-24";
-
-fn sg_company() -> Value {
-    json!({
-        "entity_type": "COMPANY",
-        "company_name": "Lion City Trading Pte Ltd",
-        "payment_method": "LOCAL",
-        "bank_details": {
-            "bank_country_code": "SG",
-            "account_currency_code": "SGD",
-            "account_holder": "Lion City Trading Pte Ltd",
-            "account_number": "0123456789",
-            "swift_code": "DBSSSGSG",
-            "clearing_system": "FAST"
-        }
-    })
-}
 
 fn payout(beneficiary: &str, amount: &str) -> Value {
     json!({

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use time::macros::datetime;
 
 use crate::both_backends;
-use crate::helpers::{Backend, Credentials, TestApp, assert_envelope};
+use crate::helpers::{Backend, Credentials, TestApp, assert_envelope, sg_company};
 
 both_backends!(
     local_payout_holds_then_completes,
@@ -31,22 +31,6 @@ async fn app_on_business_day(backend: Backend) -> (TestApp, Credentials, String)
     let client = app.create_account("Payer Pte Ltd", None);
     let token = app.token(&client).await;
     (app, client, token)
-}
-
-fn sg_company() -> Value {
-    json!({
-        "entity_type": "COMPANY",
-        "company_name": "Lion City Trading Pte Ltd",
-        "payment_method": "LOCAL",
-        "bank_details": {
-            "bank_country_code": "SG",
-            "account_currency_code": "SGD",
-            "account_holder": "Lion City Trading Pte Ltd",
-            "account_number": "0123456789",
-            "swift_code": "DBSSSGSG",
-            "clearing_system": "FAST"
-        }
-    })
 }
 
 fn gb_individual_usd_swift() -> Value {

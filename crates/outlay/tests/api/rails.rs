@@ -6,29 +6,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use time::macros::datetime;
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp, sg_company};
 
 both_backends!(bank_file_rail_sends_pain001_and_applies_pain002);
-
-fn sg_company() -> Value {
-    json!({
-        "entity_type": "COMPANY",
-        "company_name": "Lion City Trading Pte Ltd",
-        "payment_method": "LOCAL",
-        "bank_details": {
-            "bank_country_code": "SG",
-            "account_currency_code": "SGD",
-            "account_holder": "Lion City Trading Pte Ltd",
-            "account_number": "0123456789",
-            "swift_code": "DBSSSGSG",
-            "clearing_system": "FAST"
-        }
-    })
-}
 
 fn xsd() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/data/iso20022/pain.001.001.09.xsd")

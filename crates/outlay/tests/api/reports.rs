@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use time::macros::{datetime, time};
 
 use crate::both_backends;
-use crate::helpers::{Backend, Credentials, TestApp, assert_envelope, raw_sql};
+use crate::helpers::{Backend, Credentials, TestApp, assert_envelope, raw_sql, sg_company};
 
 both_backends!(
     a_scripted_day_ties_every_report_to_the_ledger,
@@ -100,22 +100,6 @@ async fn ready(app: &TestApp, token: &str, id: &str) -> (Value, String) {
 async fn report(app: &TestApp, token: &str, kind: &str, from: &str, to: &str) -> String {
     let id = ask(app, token, kind, from, to).await;
     ready(app, token, &id).await.1
-}
-
-fn sg_company() -> Value {
-    json!({
-        "entity_type": "COMPANY",
-        "company_name": "Lion City Trading Pte Ltd",
-        "payment_method": "LOCAL",
-        "bank_details": {
-            "bank_country_code": "SG",
-            "account_currency_code": "SGD",
-            "account_holder": "Lion City Trading Pte Ltd",
-            "account_number": "0123456789",
-            "swift_code": "DBSSSGSG",
-            "clearing_system": "FAST"
-        }
-    })
 }
 
 fn gb_individual_usd_swift() -> Value {

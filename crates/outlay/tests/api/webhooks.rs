@@ -10,7 +10,7 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::datetime;
 
 use crate::both_backends;
-use crate::helpers::{Backend, Credentials, ReceivedWebhook, TestApp, WebhookReceiver, assert_envelope};
+use crate::helpers::{Backend, Credentials, ReceivedWebhook, TestApp, WebhookReceiver, assert_envelope, sg_company};
 
 both_backends!(
     payout_and_deposit_events_arrive_signed_and_in_sequence,
@@ -81,22 +81,6 @@ fn of_type<'a>(received: &'a [ReceivedWebhook], event_type: &str) -> Vec<&'a Rec
 
 fn has_types(received: &[ReceivedWebhook], types: &[&str]) -> bool {
     types.iter().all(|t| received.iter().any(|w| w.event_type() == *t))
-}
-
-fn sg_company() -> Value {
-    json!({
-        "entity_type": "COMPANY",
-        "company_name": "Lion City Trading Pte Ltd",
-        "payment_method": "LOCAL",
-        "bank_details": {
-            "bank_country_code": "SG",
-            "account_currency_code": "SGD",
-            "account_holder": "Lion City Trading Pte Ltd",
-            "account_number": "0123456789",
-            "swift_code": "DBSSSGSG",
-            "clearing_system": "FAST"
-        }
-    })
 }
 
 async fn pending_deposit(app: &TestApp, token: &str, headers: &[(&str, &str)], amount: &str) -> String {

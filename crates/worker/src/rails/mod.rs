@@ -19,7 +19,7 @@ use outlay_engine::{Command, CommandError, Engine, Outcome};
 use outlay_store::PayoutRow;
 
 use crate::jobs::{JobHandler, JobResult, JobRunner, JobsConfig};
-use outlay_engine::RAIL_SUBMIT;
+use outlay_engine::{RAIL_SUBMIT, rail_submission};
 
 /// Most payouts handed to a rail at once (one bank file).
 pub const MAX_BATCH: usize = 1000;
@@ -182,19 +182,12 @@ impl<R: Rail> JobHandler for SubmitToRail<R> {
         job: &'a outlay_store::JobRow,
     ) -> std::pin::Pin<Box<dyn Future<Output = JobResult> + Send + 'a>> {
         Box::pin(async move {
-            let rail = job.payload.get("rail").and_then(serde_json::Value::as_str).unwrap_or_default();
+            let (rail, payouts) = rail_submission(job)?;
             if rail != self.rail.name() {
                 return Err(format!("job is for rail {rail}, this node runs {}", self.rail.name()));
             }
             let mut rows = Vec::new();
-            for item in job.payload.get("payouts").and_then(serde_json::Value::as_array).into_iter().flatten() {
-                let ids = (
-                    item.get("account_id").and_then(serde_json::Value::as_str).and_then(|s| s.parse().ok()),
-                    item.get("payout_id").and_then(serde_json::Value::as_str).and_then(|s| s.parse().ok()),
-                );
-                let (Some(account), Some(id)) = ids else {
-                    return Err(format!("job payload has a bad payout entry: {item}"));
-                };
+            for (account, id) in payouts {
                 match engine.store().payout(account, id).await {
                     Ok(Some(p)) if p.state == PayoutState::Sent.code() => rows.push(p),
                     // Moved on (a simulation call, a report applied already): nothing to send.
@@ -244,15 +237,7 @@ async fn submission_payouts(
     submission: Uuid,
 ) -> Result<Vec<(outlay_core::AccountId, Uuid)>, PassError> {
     let Some(job) = engine.store().job(submission).await? else { return Ok(Vec::new()) };
-    let items = job.payload.get("payouts").and_then(serde_json::Value::as_array).cloned().unwrap_or_default();
-    Ok(items
-        .iter()
-        .filter_map(|item| {
-            let account = item.get("account_id")?.as_str()?.parse().ok()?;
-            let payout = item.get("payout_id")?.as_str()?.parse().ok()?;
-            Some((account, payout))
-        })
-        .collect())
+    rail_submission(&job).map(|(_, payouts)| payouts).map_err(|e| PassError::Engine(CommandError::Internal(e)))
 }
 
 fn failure(code: &str, detail: &str) -> String {
