@@ -6,7 +6,7 @@ use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::post;
-use outlay_core::files::{MAX_FILE_BYTES, extension_type, sniff_type};
+use outlay_core::files::MAX_FILE_BYTES;
 use outlay_engine::{Command, FileUpload};
 use serde_json::json;
 
@@ -19,29 +19,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/files/upload", post(upload))
         // The file plus multipart framing and the notes field.
         .layer(DefaultBodyLimit::max(MAX_FILE_BYTES + 64 * 1024))
-}
-
-/// Check an uploaded or inline document: a known type by content, agreeing with its name.
-pub fn check_document(field: &str, name: &str, bytes: &[u8]) -> Result<&'static str, ApiError> {
-    if bytes.is_empty() {
-        return Err(ApiError::validation(field, "empty_file", "is empty"));
-    }
-    if bytes.len() > MAX_FILE_BYTES {
-        return Err(ApiError::validation(field, "file_too_large", "is larger than 20 MB"));
-    }
-    let Some(kind) = sniff_type(bytes) else {
-        return Err(ApiError::validation(field, "unsupported_file_type", "is not a jpeg, png, pdf, doc or docx file"));
-    };
-    if let Some(declared) = extension_type(name)
-        && declared != kind
-    {
-        return Err(ApiError::validation(
-            field,
-            "file_type_mismatch",
-            format!("is named .{declared} but its content is {kind}"),
-        ));
-    }
-    Ok(kind)
 }
 
 async fn upload(
@@ -71,7 +48,7 @@ async fn upload(
         }
     }
     let Some((name, bytes)) = file else { return Err(ApiError::MissingFields(vec!["file".into()])) };
-    let file_type = check_document("file", &name, &bytes)?;
+    let file_type = outlay_engine::parse::check_document("file", &name, &bytes).map_err(ApiError::from)?;
     // The fingerprint of an upload is its content and notes, not the multipart framing.
     let fingerprint =
         json!({"file_sha256": outlay_engine::idempotency::content_hash(&bytes), "file_name": name, "notes": notes});
