@@ -125,7 +125,12 @@ fn source_ip(req: &Request, trust_forwarded_for: bool) -> Option<String> {
 async fn who(req: Request, state: &AppState) -> (Request, Option<Caller>) {
     let (mut parts, body) = req.into_parts();
     let caller = match Caller::from_request_parts(&mut parts, state).await {
-        Ok(c) => Some(c),
+        Ok(c) => {
+            // The handler's own `Caller` is this one: it need not hash and look up the token
+            // (nor read a connected account) a second time.
+            parts.extensions.insert(c);
+            Some(c)
+        }
         Err(crate::ApiError::Forbidden { role, .. }) => {
             let token = parts.headers.get("x-auth-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
             let token = token.strip_prefix("Bearer ").unwrap_or(token).trim();

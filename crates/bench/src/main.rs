@@ -21,6 +21,10 @@ use outlay_engine::{
 use outlay_store::BankAccount;
 use serde_json::json;
 
+mod nodes;
+mod pgbench;
+mod webhooks;
+
 #[derive(Parser)]
 struct Cli {
     #[command(subcommand)]
@@ -30,6 +34,10 @@ struct Cli {
     /// Server for the PostgreSQL runs; a fresh database is created on it.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres", global = true)]
     postgres: String,
+    /// PostgreSQL runs: length of the pgbench TPC-B-like reference run after the scenario, in
+    /// seconds (0 skips it).
+    #[arg(long, default_value_t = 20, global = true)]
+    pgbench_seconds: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -82,24 +90,58 @@ enum Scenario {
         #[arg(long)]
         all_or_nothing: bool,
     },
+    /// N real `outlay serve` processes on one fresh PostgreSQL database, payout creates over
+    /// HTTP spread round-robin over them; the same load on one node first, in the same run.
+    Nodes {
+        #[arg(long, default_value_t = 2)]
+        nodes: usize,
+        /// Requests per phase (one node, then N nodes).
+        #[arg(long, default_value_t = 5_000)]
+        requests: u64,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 1)]
+        accounts: usize,
+        /// Open loop at this many payouts per second (refusals counted apart).
+        #[arg(long)]
+        rate: Option<u64>,
+    },
+    /// Signed webhook delivery to a local receiver (real TCP, signatures checked): N payouts,
+    /// one `payout.ready.send` delivery each, next to signed POSTs from the same client.
+    Webhooks {
+        #[arg(long, default_value_t = 20_000)]
+        events: u64,
+        /// The delivery worker's most requests in flight.
+        #[arg(long, default_value_t = outlay_worker::webhooks::WebhookWorkerConfig::default().concurrency)]
+        concurrency: usize,
+        /// Create the events at this rate while the worker runs (default: all first, then deliver).
+        #[arg(long)]
+        rate: Option<u64>,
+        /// Give up waiting for deliveries after this many seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout_secs: u64,
+    },
 }
 
 struct Latencies(Vec<Duration>);
 
 impl Latencies {
-    fn report(mut self, label: &str, elapsed: Duration, errors: u64) {
+    /// Print the figures; the throughput (ok per second).
+    fn report(mut self, label: &str, elapsed: Duration, errors: u64) -> f64 {
         self.0.sort_unstable();
         let n = self.0.len();
+        let throughput = n as f64 / elapsed.as_secs_f64();
         let pct = |p: f64| self.0.get(((n as f64 * p) as usize).min(n.saturating_sub(1))).copied().unwrap_or_default();
         println!(
             "{label}: {n} ok, {errors} errors in {:.2}s = {:.0}/s; latency p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms, max {:.2} ms",
             elapsed.as_secs_f64(),
-            n as f64 / elapsed.as_secs_f64(),
+            throughput,
             pct(0.50).as_secs_f64() * 1e3,
             pct(0.99).as_secs_f64() * 1e3,
             pct(0.999).as_secs_f64() * 1e3,
             self.0.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
         );
+        throughput
     }
 }
 
@@ -114,16 +156,18 @@ fn peak_rss_mib() -> f64 {
 async fn database(cli: &Cli, dir: &tempfile::TempDir) -> anyhow::Result<String> {
     Ok(match cli.backend {
         BackendArg::Sqlite => format!("sqlite://{}", dir.path().join("bench.db").display()),
-        BackendArg::Postgres => {
-            let (client, conn) =
-                tokio_postgres::connect(&cli.postgres, tokio_postgres::NoTls).await.context("connect")?;
-            tokio::spawn(conn);
-            let name = format!("outlay_bench_{}", uuid::Uuid::new_v4().simple());
-            client.batch_execute(&format!("CREATE DATABASE {name}")).await?;
-            let (prefix, _) = cli.postgres.rsplit_once('/').context("postgres URL needs a database path")?;
-            format!("{prefix}/{name}")
-        }
+        // Named with this process's id, so a later run can drop it if this one is interrupted.
+        BackendArg::Postgres => pgbench::create_database(&cli.postgres).await?,
     })
+}
+
+/// PostgreSQL runs: pgbench's TPC-B-like tps on the same server, after the scenario, and each
+/// figure as a ratio of it. Nothing on SQLite.
+async fn pg_reference(cli: &Cli, figures: &[(&str, f64)]) -> anyhow::Result<()> {
+    if cli.backend == BackendArg::Postgres {
+        pgbench::compare(&cli.postgres, cli.pgbench_seconds, figures).await?;
+    }
+    Ok(())
 }
 
 /// Accounts with a designated bank account and plenty of cleared USD.
@@ -162,11 +206,26 @@ fn new_payout(account: AccountId, beneficiary: uuid::Uuid, date: time::Date) -> 
     })
 }
 
-async fn seed(engine: &Engine, n: usize) -> anyhow::Result<Vec<Seeded>> {
+async fn seed(engine: &Arc<Engine>, n: usize) -> anyhow::Result<Vec<Seeded>> {
+    // 16 seeding tasks: 1,000 accounts one command at a time take half a minute on PostgreSQL.
+    let chunk = n.div_ceil(16).max(1);
+    let mut tasks = Vec::new();
+    for first in (0..n).step_by(chunk) {
+        let engine = engine.clone();
+        tasks.push(tokio::spawn(async move { seed_range(&engine, first..(first + chunk).min(n)).await }));
+    }
+    let mut out = Vec::with_capacity(n);
+    for t in tasks {
+        out.extend(t.await??);
+    }
+    Ok(out)
+}
+
+async fn seed_range(engine: &Engine, range: std::ops::Range<usize>) -> anyhow::Result<Vec<Seeded>> {
     let usd = Currency::parse("USD")?;
     let sgd = Currency::parse("SGD")?;
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
+    let mut out = Vec::with_capacity(range.len());
+    for i in range {
         let creds = create_account(engine, &format!("bench {i}"), None).await?;
         let account: AccountId = creds.account_id.parse()?;
         engine
@@ -314,7 +373,7 @@ async fn run_writer(
     }
     let elapsed = started.elapsed();
     println!("scenario writer, backend {}, {} accounts, concurrency {concurrency}", backend_name(cli), accounts.len());
-    Latencies(all).report(
+    let throughput = Latencies(all).report(
         if withdrawals { "withdrawals (holds)" } else { "payouts (holds)" },
         elapsed,
         errors.load(Ordering::Relaxed),
@@ -323,7 +382,7 @@ async fn run_writer(
     println!("peak RSS {:.0} MiB", peak_rss_mib());
     verify(&engine).await?;
     engine.shutdown().await;
-    Ok(())
+    pg_reference(cli, &[(if withdrawals { "withdrawals/s" } else { "payouts/s" }, throughput)]).await
 }
 
 fn backend_name(cli: &Cli) -> &'static str {
@@ -478,7 +537,7 @@ async fn run_http(
         .await;
         let ok = accepted.len();
         println!("open loop: offered {rate}/s for {requests} requests");
-        Latencies(accepted).report("POST /api/v1/payouts accepted", elapsed, errors);
+        let throughput = Latencies(accepted).report("POST /api/v1/payouts accepted", elapsed, errors);
         Latencies(refused).report("POST /api/v1/payouts refused (429/503)", elapsed, 0);
         writer_line(&server.engine, elapsed, before);
         println!("peak RSS {:.0} MiB (server and load generator in one process)", peak_rss_mib());
@@ -487,7 +546,7 @@ async fn run_http(
         }
         verify(&server.engine).await?;
         server.stop().await?;
-        return Ok(());
+        return pg_reference(cli, &[("accepted payouts/s", throughput)]).await;
     }
 
     let before = counters(&server.engine);
@@ -518,7 +577,7 @@ async fn run_http(
     let ok = lat.len();
     let label =
         if withdrawals { "POST /api/v1/withdrawals (held, durable)" } else { "POST /api/v1/payouts (held, durable)" };
-    Latencies(lat).report(label, elapsed, err);
+    let throughput = Latencies(lat).report(label, elapsed, err);
     writer_line(&server.engine, elapsed, before);
     println!("peak RSS {:.0} MiB (server and load generator in one process)", peak_rss_mib());
     if ok == 0 {
@@ -526,7 +585,7 @@ async fn run_http(
     }
     verify(&server.engine).await?;
     server.stop().await?;
-    Ok(())
+    pg_reference(cli, &[(if withdrawals { "withdrawals/s" } else { "payouts/s" }, throughput)]).await
 }
 
 async fn run_batch(cli: &Cli, rows: u64, release: bool, all_or_nothing: bool) -> anyhow::Result<()> {
@@ -604,7 +663,11 @@ async fn run_batch(cli: &Cli, rows: u64, release: bool, all_or_nothing: bool) ->
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.scenario {
+    let postgres = cli.backend == BackendArg::Postgres || matches!(cli.scenario, Scenario::Nodes { .. });
+    if postgres && let Err(e) = pgbench::drop_leftovers(&cli.postgres).await {
+        eprintln!("could not look for leftover bench databases: {e:#}");
+    }
+    let result = match cli.scenario {
         Scenario::Writer { withdrawals, requests, concurrency, accounts } => {
             run_writer(&cli, withdrawals, requests, concurrency, accounts).await
         }
@@ -612,5 +675,18 @@ async fn main() -> anyhow::Result<()> {
             run_http(&cli, withdrawals, requests, concurrency, accounts, rate).await
         }
         Scenario::Batch { rows, release, all_or_nothing } => run_batch(&cli, rows, release, all_or_nothing).await,
+        Scenario::Nodes { nodes, requests, concurrency, accounts, rate } => {
+            let args =
+                nodes::NodesArgs { nodes, requests, concurrency, rate, accounts, pgbench_seconds: cli.pgbench_seconds };
+            nodes::run(&cli.postgres, &args).await
+        }
+        Scenario::Webhooks { events, concurrency, rate, timeout_secs } => {
+            webhooks::run(&cli, events, concurrency, rate, Duration::from_secs(timeout_secs)).await
+        }
+    };
+    // This run's databases go with it, whether it succeeded or not.
+    if postgres && let Err(e) = pgbench::drop_own(&cli.postgres).await {
+        eprintln!("could not drop this run's databases: {e:#}");
     }
+    result
 }

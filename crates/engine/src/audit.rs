@@ -285,11 +285,183 @@ pub(crate) fn record(
         draft.object_id = Some(id);
     }
     draft.before = before;
-    draft.after = rendered.map(|r| match serde_json::from_str::<Value>(&r.body) {
-        Ok(v) => text(v),
-        Err(_) => text(Value::String(r.body)),
-    });
+    draft.after = rendered.map(|r| after_text(r.body));
     draft
+}
+
+/// The `after` of a record: the response body parsed, redacted and serialised again
+/// ([`text`]). A body that is already in that form (serde_json's compact output of a `Value`, keys
+/// in order, nothing left to mask or remove: every payout response) is kept as it is, which is
+/// the same text without the parse and the second serialisation in the writer.
+fn after_text(body: String) -> String {
+    if CanonicalScan::is_canonical_and_redacted(&body) {
+        return body;
+    }
+    match serde_json::from_str::<Value>(&body) {
+        Ok(v) => text(v),
+        Err(_) => text(Value::String(body)),
+    }
+}
+
+/// Whether `text(parse(body)) == body`: the body is exactly what serde_json writes for a `Value`
+/// (no whitespace, object keys strictly ascending, strings escaped the way it escapes them,
+/// integers only) and [`redact`] would change nothing in it. Anything unusual answers false and
+/// takes the slow path, which is always right.
+struct CanonicalScan<'a> {
+    b: &'a [u8],
+    i: usize,
+    depth: usize,
+}
+
+impl<'a> CanonicalScan<'a> {
+    fn is_canonical_and_redacted(body: &str) -> bool {
+        let mut scan = CanonicalScan { b: body.as_bytes(), i: 0, depth: 0 };
+        scan.value() && scan.i == scan.b.len()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> bool {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn value(&mut self) -> bool {
+        match self.peek() {
+            Some(b'{') => self.object(),
+            Some(b'[') => self.array(),
+            Some(b'"') => self.string().is_some(),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.integer(),
+            _ => false,
+        }
+    }
+
+    /// An integer as serde_json prints it (and parses back into an integer): no sign on zero,
+    /// no leading zero, at most 18 digits.
+    fn integer(&mut self) -> bool {
+        let negative = self.eat(b'-');
+        let start = self.i;
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+        let digits = &self.b[start..self.i];
+        let ok = match digits {
+            [] => false,
+            [b'0'] => !negative,
+            [b'0', ..] => false,
+            _ => digits.len() <= 18,
+        };
+        // A fraction or an exponent makes it a float: leave that to the slow path.
+        ok && !matches!(self.peek(), Some(b'.' | b'e' | b'E'))
+    }
+
+    /// A string's raw (still escaped) content, when it is escaped exactly as serde_json does.
+    fn string(&mut self) -> Option<&'a [u8]> {
+        if !self.eat(b'"') {
+            return None;
+        }
+        let start = self.i;
+        loop {
+            let c = self.peek()?;
+            self.i += 1;
+            match c {
+                b'"' => return Some(&self.b[start..self.i - 1]),
+                0..=0x1f => return None,
+                b'\\' => {
+                    let e = self.peek()?;
+                    self.i += 1;
+                    match e {
+                        b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                        b'u' => {
+                            let hex = self.b.get(self.i..self.i + 4)?;
+                            self.i += 4;
+                            let lower = |c: &u8| c.is_ascii_digit() || (b'a'..=b'f').contains(c);
+                            if !(hex.starts_with(b"00") && hex.iter().all(lower)) {
+                                return None;
+                            }
+                            let code = u8::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()?;
+                            if code >= 0x20 || [0x08, 0x09, 0x0a, 0x0c, 0x0d].contains(&code) {
+                                return None;
+                            }
+                        }
+                        _ => return None,
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn nested(&mut self, open: u8, close: u8, mut item: impl FnMut(&mut Self) -> bool) -> bool {
+        if !self.eat(open) {
+            return false;
+        }
+        self.depth += 1;
+        // serde_json's own limit is 128; deeper documents take the slow path.
+        if self.depth > 100 {
+            return false;
+        }
+        if !self.eat(close) {
+            loop {
+                if !item(self) {
+                    return false;
+                }
+                if self.eat(close) {
+                    break;
+                }
+                if !self.eat(b',') {
+                    return false;
+                }
+            }
+        }
+        self.depth -= 1;
+        true
+    }
+
+    fn array(&mut self) -> bool {
+        self.nested(b'[', b']', Self::value)
+    }
+
+    fn object(&mut self) -> bool {
+        let mut previous: Option<&[u8]> = None;
+        self.nested(b'{', b'}', |scan| {
+            let Some(key) = scan.string() else { return false };
+            // Escaped keys are rare: the slow path. Keys must ascend strictly (a map's order, no
+            // duplicates).
+            if key.contains(&b'\\') || previous.is_some_and(|p| p >= key) || !scan.eat(b':') {
+                return false;
+            }
+            previous = Some(key);
+            let Ok(name) = std::str::from_utf8(key) else { return false };
+            let k = name.to_ascii_lowercase();
+            if k == "secret" || k == "api_key" || k == "auth_token" || k.ends_with("_secret") {
+                return false;
+            }
+            if is_sensitive_field(&k) {
+                // Only an already masked string is left as it is by `redact`.
+                return scan.string().is_some_and(|v| v.starts_with(b"****"));
+            }
+            scan.value()
+        })
+    }
 }
 
 #[cfg(test)]
@@ -309,6 +481,62 @@ mod tests {
         assert_eq!(v["bank_details"]["bank_name"], "X");
         assert_eq!(v["secret"], "[redacted]");
         assert_eq!(v["items"][0]["account_number"], "****8888");
+    }
+
+    fn slow(body: &str) -> String {
+        match serde_json::from_str::<Value>(body) {
+            Ok(v) => text(v),
+            Err(_) => text(Value::String(body.to_owned())),
+        }
+    }
+
+    #[test]
+    fn the_fast_after_is_the_slow_after() {
+        let payout = json!({
+            "payout_id": Uuid::nil(), "amount": "10.00", "n": -12, "z": 0, "ok": true, "none": null,
+            "beneficiary": {"bank_details": {"account_number": "****6789", "iban": "****5432", "bank_name": "DBS"}},
+            "documentation": [], "list": [1, "two", {"b": 1, "a": [null]}],
+            "text": "quote \" back \\ nl \n tab \t bell \u{7} del \u{7f} é 漢",
+        })
+        .to_string();
+        let cases = [
+            payout.clone(),
+            json!({"account_number": "12345678"}).to_string(),
+            json!({"x": {"iban": "GB82WEST12345698765432"}}).to_string(),
+            json!({"secret": "whsec"}).to_string(),
+            json!({"webhook_secret": "whsec"}).to_string(),
+            json!({"account_number": 12345}).to_string(),
+            json!({"rate": 1.5}).to_string(),
+            json!({"big": u64::MAX}).to_string(),
+            json!("just a string").to_string(),
+            json!([]).to_string(),
+            json!({}).to_string(),
+            "{\"b\":1,\"a\":2}".to_owned(),
+            "{\"a\":1,\"a\":2}".to_owned(),
+            "{\"a\": 1}".to_owned(),
+            "{\"a\":\"\\/\"}".to_owned(),
+            "{\"a\":\"\\u0041\"}".to_owned(),
+            "{\"a\":\"\\u001F\"}".to_owned(),
+            "{\"a\":\"\\u001f\"}".to_owned(),
+            "{\"a\":-0}".to_owned(),
+            "{\"a\":01}".to_owned(),
+            "{\"a\":1e3}".to_owned(),
+            "{\"Account_Number\":\"****1\"}".to_owned(),
+            "{\"Account_Number\":\"1234\"}".to_owned(),
+            "not json".to_owned(),
+            "{\"a\":1".to_owned(),
+            "[1,]".to_owned(),
+            String::new(),
+        ];
+        let mut fast_hits = 0;
+        for body in cases {
+            if CanonicalScan::is_canonical_and_redacted(&body) {
+                fast_hits += 1;
+            }
+            assert_eq!(after_text(body.clone()), slow(&body), "{body}");
+        }
+        assert!(CanonicalScan::is_canonical_and_redacted(&payout), "a payout response takes the fast path");
+        assert!(fast_hits >= 5);
     }
 }
 

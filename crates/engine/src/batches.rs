@@ -425,7 +425,7 @@ struct Validator {
     handle: tokio::runtime::Handle,
     now: time::OffsetDateTime,
     config: crate::EngineConfig,
-    beneficiaries: HashMap<Uuid, Option<BeneficiaryRow>>,
+    beneficiaries: HashMap<Uuid, Option<std::sync::Arc<BeneficiaryRow>>>,
     on_behalf: bool,
     thresholds: std::collections::BTreeMap<String, i64>,
     /// First 16 bytes of SHA-256(reference, beneficiary, amount) → first row with it.
@@ -464,7 +464,7 @@ fn issues(e: CommandError) -> Vec<FieldIssue> {
 const BENEFICIARY_CACHE: usize = 10_000;
 
 impl Validator {
-    fn beneficiary(&mut self, p: &NewPayout) -> Result<Option<BeneficiaryRow>, FieldIssue> {
+    fn beneficiary(&mut self, p: &NewPayout) -> Result<Option<std::sync::Arc<BeneficiaryRow>>, FieldIssue> {
         let nb = match &p.beneficiary {
             BeneficiarySource::Stored(id) => {
                 if let Some(b) = self.beneficiaries.get(id) {
@@ -478,13 +478,14 @@ impl Validator {
                 let found = self
                     .handle
                     .block_on(async move { store.beneficiary(account, id).await })
-                    .map_err(|e| FieldIssue::new("row", "internal_error", e))?;
+                    .map_err(|e| FieldIssue::new("row", "internal_error", e))?
+                    .map(std::sync::Arc::new);
                 self.beneficiaries.insert(id, found.clone());
                 return Ok(found);
             }
             BeneficiarySource::Inline(nb) => nb,
         };
-        Ok(Some(BeneficiaryRow {
+        Ok(Some(std::sync::Arc::new(BeneficiaryRow {
             id: Uuid::nil(),
             account_id: self.account,
             short_reference_id: String::new(),
@@ -504,7 +505,7 @@ impl Validator {
             status: "ACTIVE".to_owned(),
             created_at: self.now,
             updated_at: self.now,
-        }))
+        })))
     }
 
     /// The single-payout rules that need the beneficiary.
@@ -608,9 +609,12 @@ impl Validator {
                 map.entry("is_payer").or_insert_with(|| Value::String("Y".into()));
             }
             self.apply_quote(&mut value)?;
-            let p = row_to_payout(value.clone(), self.account)?;
+            // What a valid row keeps, taken before the parser consumes the row (no copy of it).
+            let identity = beneficiary_identity(&value);
+            let payload = value.to_string();
+            let p = row_to_payout(value, self.account)?;
             self.check_with_beneficiary(&p)?;
-            Ok((p, value))
+            Ok((p, identity, payload))
         });
         match result {
             Err(issues) => {
@@ -627,14 +631,14 @@ impl Validator {
                     item.error_code = Some(first.code.to_owned());
                 }
             }
-            Ok((p, value)) => {
+            Ok((p, identity, payload)) => {
                 item.currency = Some(p.currency.code().to_owned());
                 item.amount = Some(p.amount.minor());
                 item.payout_reference = Some(p.payout_reference.clone());
                 let mut h = Sha256::new();
                 h.update(p.payout_reference.as_bytes());
                 h.update([0]);
-                h.update(beneficiary_identity(&value).as_bytes());
+                h.update(identity.as_bytes());
                 h.update([0]);
                 h.update(format!("{}:{}", p.currency.code(), p.amount.minor()).as_bytes());
                 let digest = h.finalize();
@@ -661,7 +665,7 @@ impl Validator {
                         self.quoted_buy += i128::from(payout_amount.minor());
                     }
                     item.status = item_status::VALID.to_owned();
-                    item.payload = Some(value.to_string());
+                    item.payload = Some(payload);
                 }
             }
         }

@@ -262,6 +262,8 @@ pub enum Command {
     },
     /// The delivery worker reports one attempt; the engine schedules the retry or settles it.
     RecordWebhookAttempt(WebhookAttempt),
+    /// The same for many attempts at once (one statement on PostgreSQL): what the worker sends.
+    RecordWebhookAttempts(Vec<WebhookAttempt>),
     /// A rail took these payouts (one bank file): each READY_TO_SEND one becomes SENT, in one
     /// transaction; any other is skipped (another node or a client got there first).
     SendPayouts {
@@ -314,6 +316,9 @@ pub enum Command {
     /// Ask for a report (pending until the report worker writes it). A scheduled report that
     /// already exists for its account, kind and period is not created again.
     CreateReport(NewReport),
+    /// The daily schedule's reports for a page of accounts, in one transaction and in
+    /// (account, kind) order, so nodes scheduling the same day at once never deadlock.
+    ScheduleReports(Vec<NewReport>),
     /// The report worker leases pending reports (engine clock), counting an attempt on each.
     ClaimReports {
         limit: u32,
@@ -440,6 +445,9 @@ pub struct WebhookAttempt {
     pub status_code: Option<u16>,
     /// Why it failed: the HTTP status and the start of the body, or the network error.
     pub error: Option<String>,
+    /// When the attempt ended (engine clock): the retry is scheduled, or the delivery marked
+    /// delivered, from then, however late the result is written.
+    pub finished_at: OffsetDateTime,
 }
 
 impl Command {
@@ -470,7 +478,8 @@ impl Command {
             | Command::DeleteWebhookEndpoint { .. }
             | Command::ReplayWebhookEvents(_)
             | Command::ClaimWebhookDeliveries { .. }
-            | Command::RecordWebhookAttempt(_) => None,
+            | Command::RecordWebhookAttempt(_)
+            | Command::RecordWebhookAttempts(_) => None,
             // Sending moves no money: nothing is posted to a ledger chain.
             Command::SendPayouts { .. } => None,
             Command::EnqueueJob(_) | Command::ClaimJobs { .. } | Command::FinishJob { .. } => None,
@@ -482,7 +491,10 @@ impl Command {
             // --- audit --- (its chain head is locked with the other audit chains)
             Command::RecordAudit(_) | Command::ResealSecrets => None,
             // --- reports --- (no money moves)
-            Command::CreateReport(_) | Command::ClaimReports { .. } | Command::FinishReport(_) => None,
+            Command::CreateReport(_)
+            | Command::ScheduleReports(_)
+            | Command::ClaimReports { .. }
+            | Command::FinishReport(_) => None,
             // --- wallets ---
             Command::CreateWalletPayout(p) => Some(p.account),
             Command::CreateWalletWithdrawal(w) => Some(w.account),
@@ -559,6 +571,8 @@ pub enum Outcome {
         status: String,
         recorded: bool,
     },
+    /// `(status, recorded)` per attempt of `RecordWebhookAttempts`, in order.
+    WebhookAttemptsRecorded(Vec<(String, bool)>),
     /// The payouts that became SENT.
     PayoutsSent(Vec<Uuid>),
     // --- jobs ---
@@ -583,6 +597,10 @@ pub enum Outcome {
         created: bool,
     },
     ReportsClaimed(Vec<outlay_store::ReportRow>),
+    /// How many of the scheduled reports were new.
+    ReportsScheduled {
+        created: u64,
+    },
     /// False when the report was no longer pending.
     ReportFinished {
         recorded: bool,

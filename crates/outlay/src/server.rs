@@ -159,9 +159,13 @@ fn prometheus() -> Option<&'static PrometheusHandle> {
         .get_or_init(|| {
             let latency = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
             let sizes = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0];
+            // Webhook lag includes retries: seconds to days, not milliseconds.
+            let lag = [0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 21_600.0, 86_400.0];
             PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &latency)
                 .and_then(|b| b.set_buckets_for_metric(Matcher::Full("outlay_writer_batch_size".into()), &sizes))
+                // A full name sorts before a suffix, so it wins.
+                .and_then(|b| b.set_buckets_for_metric(Matcher::Full("outlay_webhook_lag_seconds".into()), &lag))
                 .and_then(PrometheusBuilder::install_recorder)
                 .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
                 .ok()

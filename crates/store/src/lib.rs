@@ -162,6 +162,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Page<WebhookDeliveryView>>;
     /// Whether any delivery is due at `now` and not leased (a cheap check before a claim).
     async fn webhook_deliveries_due(&self, now: OffsetDateTime) -> StoreResult<bool>;
+    /// How many deliveries are due at `now` and not leased (the `outlay_webhook_queue_depth`
+    /// gauge), counted up to 100,000 so a huge backlog does not make the sample expensive.
+    async fn webhook_queue_depth(&self, now: OffsetDateTime) -> StoreResult<u64>;
+    /// Jobs due at `now` and not leased (queued and run_at come, or running with a lapsed
+    /// lease), per kind: the `outlay_jobs_queue_depth{kind}` gauge. Kinds with none are absent.
+    async fn jobs_queue_depth(&self, now: OffsetDateTime) -> StoreResult<Vec<(String, u64)>>;
 
     /// Every client-owned ledger account of `account`.
     async fn balances(&self, account: AccountId) -> StoreResult<Vec<BalanceRow>>;
@@ -315,7 +321,15 @@ pub trait Store: Send + Sync + 'static {
 #[async_trait]
 pub trait WriterConn: Send {
     /// Start a write transaction (`BEGIN IMMEDIATE` on SQLite).
+    ///
+    /// On PostgreSQL, writes whose result nobody reads are queued and sent together (before a
+    /// read that could see them, another write, or the commit), so a constraint they break may
+    /// surface at a later call or at `commit` as [`StoreError::Retry`]; the next transaction on
+    /// the connection then sends every write at once, where the error lands on its own call.
     async fn begin<'a>(&'a mut self) -> StoreResult<Box<dyn WriteTx + 'a>>;
+
+    /// Make the next transaction send every write at once, as after a failed queued write.
+    fn send_writes_at_once(&mut self) {}
 }
 
 /// One write transaction. Every money-moving change, its idempotency record and its outgoing
@@ -391,7 +405,7 @@ pub trait WriteTx: Send {
     /// Append to the outbox; `object_seq` is the next sequence number of `event.source_id`. In the
     /// same transaction, a pending delivery is created for every active webhook endpoint of the
     /// event's account and of its parent account whose filter takes the event's type.
-    async fn insert_event(&mut self, event: &NewEvent) -> StoreResult<i64>;
+    async fn insert_event(&mut self, event: &NewEvent) -> StoreResult<()>;
     async fn event(&mut self, id: Uuid) -> StoreResult<Option<EventRow>>;
 
     async fn insert_webhook_endpoint(&mut self, row: &WebhookEndpointRow) -> StoreResult<()>;
@@ -417,6 +431,14 @@ pub trait WriteTx: Send {
     ) -> StoreResult<Vec<ClaimedDelivery>>;
     /// Record an attempt's outcome unless the delivery was claimed again since (then false).
     async fn record_webhook_attempt(&mut self, record: &WebhookAttemptRecord) -> StoreResult<bool>;
+    /// [`WriteTx::record_webhook_attempt`] for many records (distinct deliveries), in order.
+    async fn record_webhook_attempts(&mut self, records: &[WebhookAttemptRecord]) -> StoreResult<Vec<bool>> {
+        let mut recorded = Vec::with_capacity(records.len());
+        for record in records {
+            recorded.push(self.record_webhook_attempt(record).await?);
+        }
+        Ok(recorded)
+    }
     /// How many events a replay would deliver again.
     async fn count_replay_events(&mut self, filter: &WebhookReplayFilter) -> StoreResult<u64>;
     /// Create the next generation of deliveries for the events and endpoints `filter` selects.
@@ -510,6 +532,31 @@ pub trait WriteTx: Send {
     /// payout marked with the batch. One call per chunk.
     async fn mark_batch_items_created(&mut self, batch: Uuid, created: &[(i64, Uuid)]) -> StoreResult<()>;
     async fn payout_batch_id(&mut self, payout: Uuid) -> StoreResult<Option<Uuid>>;
+    /// Hold a run of `batch`'s payouts, in order: for each, exactly what `post_entry` (its hold
+    /// entry, on its chain), `insert_payout` (with its `created` history row) and `insert_event`
+    /// would write one after the other, then what `mark_batch_items_created` writes for the
+    /// run's rows. The caller has checked every balance row by row; a client balance that would
+    /// still go negative fails the whole call with `PostError::Insufficient`, and the caller must
+    /// then roll back (part of the run may be written). Backends override it to post the run in
+    /// bulk (chain hashes computed in Rust, one balance update per ledger account, multi-row
+    /// inserts).
+    async fn hold_batch_payouts(
+        &mut self,
+        batch: Uuid,
+        holds: &[BatchPayoutHold],
+        at: OffsetDateTime,
+    ) -> Result<(), PostError> {
+        for h in holds {
+            self.post_entry(&h.entry, h.entry_id, at).await?;
+            self.insert_payout(&h.payout).await?;
+            if let Some(event) = &h.event {
+                self.insert_event(event).await?;
+            }
+        }
+        let created: Vec<(i64, Uuid)> = holds.iter().map(|h| (h.row_number, h.payout.id)).collect();
+        self.mark_batch_items_created(batch, &created).await?;
+        Ok(())
+    }
     async fn approval_policy(&mut self, account: AccountId) -> StoreResult<Option<ApprovalPolicyRow>>;
     async fn upsert_approval_policy(&mut self, row: &ApprovalPolicyRow) -> StoreResult<()>;
 
@@ -561,4 +608,16 @@ pub trait WriteTx: Send {
     async fn set_payout_approval(&mut self, approval: &PayoutApprovalRecord) -> StoreResult<()>;
     /// Replace the reason of a payout's first history row (`created`), e.g. why it waits.
     async fn set_payout_created_reason(&mut self, id: Uuid, reason: &str) -> StoreResult<()>;
+}
+
+/// One payout of a batch held in bulk by [`WriteTx::hold_batch_payouts`]: its row of the batch,
+/// its hold entry (posted with `entry_id`), the payout row, and its event (`payout.ready.send`;
+/// none while it waits).
+#[derive(Clone, Debug)]
+pub struct BatchPayoutHold {
+    pub row_number: i64,
+    pub entry: EntryDraft,
+    pub entry_id: Uuid,
+    pub payout: PayoutRow,
+    pub event: Option<NewEvent>,
 }

@@ -10,7 +10,7 @@
 //! Times are stored as `TIMESTAMPTZ` but truncated to whole milliseconds before they are bound,
 //! so every value reads back exactly as it does from SQLite (which stores Unix milliseconds).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::str::FromStr;
 use std::time::Duration;
@@ -34,6 +34,7 @@ use crate::{
     WithdrawalFilter, WithdrawalRow, WriteTx, WriterConn, redact_url,
 };
 use crate::{BeneficiaryFilter, BeneficiaryRow, FileRow, PayoutFilter, PayoutRow, PayoutStateChange, PayoutTransition};
+use pipeline::{Held, Mark, Param, Pending, Undo};
 
 /// Read connections per process.
 const POOL_SIZE: usize = 8;
@@ -46,6 +47,7 @@ mod credentials;
 mod fx;
 mod jobs;
 mod payouts;
+mod pipeline;
 mod reports;
 mod secrets;
 mod sftp;
@@ -288,8 +290,10 @@ const SQL_AUDIT_HOLDABLE: &str = "SELECT account_id, 'deposit'::text, id::text, 
 // Writer statements.
 const SQL_LOCK_CHAINS_CREATE: &str = "INSERT INTO ledger_chains (account_id, seq, head_hash) \
      SELECT id, 0, $2::text FROM accounts WHERE id = ANY($1::uuid[]) ORDER BY id ON CONFLICT (account_id) DO NOTHING";
-const SQL_LOCK_CHAINS: &str =
-    "SELECT account_id FROM ledger_chains WHERE account_id = ANY($1::uuid[]) ORDER BY account_id FOR UPDATE";
+const SQL_LOCK_CHAINS: &str = "SELECT account_id, seq, head_hash FROM ledger_chains WHERE account_id = ANY($1::uuid[]) ORDER BY account_id FOR UPDATE";
+const SQL_BALANCES_LOCK: &str =
+    "SELECT id, balance FROM ledger_accounts WHERE id = ANY($1::int8[]) ORDER BY id FOR UPDATE";
+const SQL_BALANCE_SET: &str = "UPDATE ledger_accounts SET balance = $2, updated_at = $3 WHERE id = $1";
 const SQL_IDEMPOTENCY_PUT: &str = "INSERT INTO idempotency_keys (account_id, key, request_hash, status_code, response_body, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
 const SQL_LEDGER_ID: &str = "SELECT id FROM ledger_accounts WHERE owner_id = $1 AND currency = $2 AND kind = $3";
 const SQL_LEDGER_CREATE: &str = "INSERT INTO ledger_accounts (owner_id, currency, kind, balance, created_at, updated_at) VALUES ($1, $2, $3, 0, $4, $4) \
@@ -302,10 +306,11 @@ const SQL_CHAIN_HEAD: &str = "SELECT seq, head_hash FROM ledger_chains WHERE acc
 const SQL_CHAIN_CREATE: &str =
     "INSERT INTO ledger_chains (account_id, seq, head_hash) VALUES ($1, 0, $2) ON CONFLICT (account_id) DO NOTHING";
 const SQL_CHAIN_ADVANCE: &str = "UPDATE ledger_chains SET seq = $2, head_hash = $3 WHERE account_id = $1";
-const SQL_ENTRY_INSERT: &str = "INSERT INTO journal_entries (id, account_id, seq, kind, reference_type, reference_id, created_at_ms, prev_hash, hash) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-const SQL_LINES_INSERT: &str = "INSERT INTO journal_lines (entry_id, line_no, ledger_account_id, amount) \
-     SELECT $1::uuid, t.line_no, t.ledger_account_id, t.amount FROM unnest($2::int4[], $3::int8[], $4::int8[]) AS t(line_no, ledger_account_id, amount)";
+/// An entry and its lines in one statement.
+const SQL_ENTRY_WITH_LINES: &str = "WITH e AS (INSERT INTO journal_entries (id, account_id, seq, kind, reference_type, reference_id, created_at_ms, prev_hash, hash) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)) \
+     INSERT INTO journal_lines (entry_id, line_no, ledger_account_id, amount) \
+     SELECT $1::uuid, t.line_no, t.ledger_account_id, t.amount FROM unnest($10::int4[], $11::int8[], $12::int8[]) AS t(line_no, ledger_account_id, amount)";
 const SQL_ACCOUNT_INSERT: &str = "INSERT INTO accounts (id, name, parent_id, kind, status, bank_account, created_at) VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7)";
 const SQL_SET_BANK: &str = "UPDATE accounts SET bank_account = $2::text::jsonb WHERE id = $1";
 const SQL_CREDENTIAL_INSERT: &str = "INSERT INTO credentials (id, account_id, client_id, secret_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
@@ -559,6 +564,7 @@ impl Store for PgStore {
             statements: HashMap::new(),
             ledger_ids: HashMap::new(),
             dirty: false,
+            strict_next: false,
         }))
     }
 
@@ -702,6 +708,14 @@ impl Store for PgStore {
 
     async fn webhook_deliveries_due(&self, now: OffsetDateTime) -> StoreResult<bool> {
         self.webhook_deliveries_due_read(now).await
+    }
+
+    async fn webhook_queue_depth(&self, now: OffsetDateTime) -> StoreResult<u64> {
+        self.webhook_queue_depth_read(now).await
+    }
+
+    async fn jobs_queue_depth(&self, now: OffsetDateTime) -> StoreResult<Vec<(String, u64)>> {
+        self.jobs_queue_depth_read(now).await
     }
 
     async fn balances(&self, account: AccountId) -> StoreResult<Vec<BalanceRow>> {
@@ -1144,6 +1158,8 @@ pub struct PgWriterConn {
     ledger_ids: HashMap<LedgerKey, i64>,
     /// A transaction was dropped while open: roll it back before the next `BEGIN`.
     dirty: bool,
+    /// The last batch's queued write failed: run the next transaction strictly.
+    strict_next: bool,
 }
 
 impl PgWriterConn {
@@ -1172,20 +1188,64 @@ impl WriterConn for PgWriterConn {
             self.dirty = false;
         }
         self.client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED").await?;
-        Ok(Box::new(PgTx { w: self, created: Vec::new(), marks: Vec::new(), open: true, aborted: false }))
+        // After a batch whose queued write failed, rerun it with every write sent at once.
+        let strict = std::mem::take(&mut self.strict_next);
+        Ok(Box::new(PgTx {
+            w: self,
+            created: Vec::new(),
+            marks: Vec::new(),
+            open: true,
+            aborted: false,
+            strict,
+            poisoned: None,
+            pending: Vec::new(),
+            pending_tables: HashSet::new(),
+            balances: HashMap::new(),
+            chains: HashMap::new(),
+            audit_heads: HashMap::new(),
+            idempotency: HashMap::new(),
+            undo: Vec::new(),
+            reads: pipeline::ReadCache::default(),
+            last_at: None,
+        }))
+    }
+
+    fn send_writes_at_once(&mut self) {
+        self.strict_next = true;
     }
 }
 
-/// One write transaction on the writer's connection.
+/// One write transaction on the writer's connection (see `postgres/pipeline.rs` for how writes
+/// are queued and sent together).
 pub struct PgTx<'a> {
     w: &'a mut PgWriterConn,
     /// Ledger accounts inserted by this transaction: cached only once it commits.
     created: Vec<(LedgerKey, i64)>,
-    marks: Vec<usize>,
+    marks: Vec<Mark>,
     open: bool,
     /// A statement failed: PostgreSQL refuses everything but a rollback (to a savepoint) now, and
     /// a `COMMIT` would silently roll back, so `commit` refuses instead.
     aborted: bool,
+    /// Send every write as soon as it is queued, so a failure lands on its own command.
+    strict: bool,
+    /// A statement failed while writes were queued: the batch is rerun strictly; until then
+    /// everything answers "retry".
+    poisoned: Option<String>,
+    pending: Vec<Pending>,
+    /// Tables the queued statements write: a read of one of them flushes first.
+    pending_tables: HashSet<&'static str>,
+    /// Balances of ledger accounts this transaction has locked, by ledger account id.
+    balances: HashMap<i64, Held<i64>>,
+    /// Ledger chain heads this transaction has locked.
+    chains: HashMap<Uuid, Held<(i64, String)>>,
+    /// Audit chain heads this transaction has locked.
+    audit_heads: HashMap<Uuid, Held<(i64, String)>>,
+    /// Idempotency records queued by this transaction.
+    idempotency: HashMap<(Uuid, String), IdempotencyRecord>,
+    undo: Vec<Undo>,
+    reads: pipeline::ReadCache,
+    /// The newest time a balance changed (its `updated_at` when written).
+    last_at: Option<OffsetDateTime>,
 }
 
 impl Drop for PgTx<'_> {
@@ -1202,15 +1262,176 @@ impl PgTx<'_> {
         if e.as_db_error().is_some() || e.is_closed() {
             self.aborted = true;
         }
+        if !self.strict {
+            // The failing statement may not be the command's own (or a savepoint may not have
+            // reached the database): rerun the batch strictly, where it will be.
+            return self.poison(&describe(&e));
+        }
         e.into()
     }
 
-    async fn batch(&mut self, sql: &str) -> StoreResult<()> {
-        let result = self.w.client.batch_execute(sql).await;
-        result.map_err(|e| self.failed(e))
+    fn poison(&mut self, why: &str) -> StoreError {
+        self.w.strict_next = true;
+        let message = format!("a queued write failed; the batch is rerun: {why}");
+        self.poisoned = Some(message.clone());
+        StoreError::Retry(message)
+    }
+
+    fn check_poison(&self) -> StoreResult<()> {
+        match &self.poisoned {
+            Some(message) => Err(StoreError::Retry(message.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Record how to undo a cache change, if a savepoint is open to roll back to.
+    fn remember(&mut self, undo: Undo) {
+        if !self.marks.is_empty() {
+            self.undo.push(undo);
+        }
+    }
+
+    fn caches_dirty(&self) -> bool {
+        self.balances.values().any(|b| b.dirty)
+            || self.chains.values().any(|c| c.dirty)
+            || self.audit_heads.values().any(|c| c.dirty)
+    }
+
+    fn read_needs_flush(&self, sql: &str) -> bool {
+        pipeline::mentions_any(sql, &self.pending_tables)
+            || (sql.contains("ledger_accounts") && self.balances.values().any(|b| b.dirty))
+            || (sql.contains("ledger_chains") && self.chains.values().any(|c| c.dirty))
+            || (sql.contains("audit_chains") && self.audit_heads.values().any(|c| c.dirty))
+    }
+
+    /// Before a statement that runs now: flush what it could see (a read) or everything (a write,
+    /// which must also come after every queued write and inside every open savepoint).
+    async fn before_statement(&mut self, sql: &'static str) -> StoreResult<()> {
+        self.check_poison()?;
+        if pipeline::is_read(sql) {
+            if self.read_needs_flush(sql) {
+                self.flush().await?;
+            }
+            return Ok(());
+        }
+        self.flush().await?;
+        // Inserting rows (new ledger accounts, chain heads) leaves the held ones as they are;
+        // anything else may change them behind the caches' back.
+        let only_inserts = pipeline::only_inserts(sql);
+        for table in pipeline::written_tables(sql) {
+            self.reads.written(table);
+            if !only_inserts {
+                self.forget_held(table);
+            }
+        }
+        Ok(())
+    }
+
+    /// Drop the held (just flushed) values of `table`, to be read again when next needed; a
+    /// rollback to an open savepoint puts them back.
+    fn forget_held(&mut self, table: &str) {
+        match table {
+            "ledger_accounts" => {
+                for (id, held) in std::mem::take(&mut self.balances) {
+                    self.remember(Undo::Balance(id, Some(held)));
+                }
+            }
+            "ledger_chains" => {
+                for (account, held) in std::mem::take(&mut self.chains) {
+                    self.remember(Undo::Chain(account, Some(held)));
+                }
+            }
+            "audit_chains" => {
+                for (account, held) in std::mem::take(&mut self.audit_heads) {
+                    self.remember(Undo::AuditHead(account, Some(held)));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Queue a write whose answer nobody waits for.
+    async fn defer(&mut self, sql: &'static str, params: Box<dyn pipeline::Params>) -> StoreResult<()> {
+        self.check_poison()?;
+        for table in pipeline::written_tables(sql) {
+            self.pending_tables.insert(table);
+            self.reads.written(table);
+        }
+        self.pending.push(Pending::Write { sql, params, expect_one: false });
+        if self.strict {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Send the queue, open savepoints and changed balances and chain heads, in one pipeline.
+    async fn flush(&mut self) -> StoreResult<()> {
+        self.check_poison()?;
+        let unmaterialized = self.marks.iter().any(|m| !m.materialized);
+        if self.pending.is_empty() && !unmaterialized && !self.caches_dirty() {
+            return Ok(());
+        }
+        let mut queue = std::mem::take(&mut self.pending);
+        self.pending_tables.clear();
+        // Savepoints set since the last flush go where they were set (later ones first, so the
+        // earlier positions stay right).
+        for mark in self.marks.iter_mut().rev() {
+            if !mark.materialized {
+                queue.insert(mark.pending.min(queue.len()), Pending::Savepoint);
+                mark.materialized = true;
+            }
+        }
+        let at = db_time(self.last_at.unwrap_or_else(OffsetDateTime::now_utc));
+        for (id, held) in self.balances.iter_mut().filter(|(_, h)| h.dirty) {
+            held.dirty = false;
+            let params: Vec<Param> = vec![Box::new(*id), Box::new(held.value), Box::new(at)];
+            queue.push(Pending::Write { sql: SQL_BALANCE_SET, params: Box::new(params), expect_one: true });
+        }
+        for (account, held) in self.chains.iter_mut().filter(|(_, h)| h.dirty) {
+            held.dirty = false;
+            let params: Vec<Param> = vec![Box::new(*account), Box::new(held.value.0), Box::new(held.value.1.clone())];
+            queue.push(Pending::Write { sql: SQL_CHAIN_ADVANCE, params: Box::new(params), expect_one: true });
+        }
+        for (account, held) in self.audit_heads.iter_mut().filter(|(_, h)| h.dirty) {
+            held.dirty = false;
+            let params: Vec<Param> = vec![Box::new(*account), Box::new(held.value.0), Box::new(held.value.1.clone())];
+            queue.push(Pending::Write { sql: audit::SQL_ADVANCE, params: Box::new(params), expect_one: true });
+        }
+        let mut statements = Vec::with_capacity(queue.len());
+        for item in &queue {
+            match self.w.statement(item.sql()).await {
+                Ok(stmt) => statements.push(stmt),
+                Err(e) => return Err(self.failed(e)),
+            }
+        }
+        let prepared: Vec<(Statement, Vec<&(dyn ToSql + Sync)>)> = statements
+            .into_iter()
+            .zip(&queue)
+            .map(|(stmt, item)| match item {
+                Pending::Write { params, .. } => (stmt, params.params()),
+                Pending::Savepoint | Pending::Release => (stmt, Vec::new()),
+            })
+            .collect();
+        let answers = pipeline::run(&self.w.client, &prepared).await;
+        drop(prepared);
+        for (item, answer) in queue.iter().zip(answers) {
+            match answer {
+                Err(e) => return Err(self.failed(e)),
+                Ok(rows) => {
+                    if let Pending::Write { sql, expect_one: true, .. } = item
+                        && rows != 1
+                    {
+                        self.aborted = true;
+                        return Err(self.poison(&format!("{sql} changed {rows} rows, not one")));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn exec(&mut self, sql: &'static str, params: &Params<'_>) -> StoreResult<u64> {
+        self.before_statement(sql).await?;
         let result = match self.w.statement(sql).await {
             Ok(stmt) => self.w.client.execute(&stmt, params).await,
             Err(e) => Err(e),
@@ -1219,6 +1440,18 @@ impl PgTx<'_> {
     }
 
     async fn opt(&mut self, sql: &'static str, params: &Params<'_>) -> StoreResult<Option<Row>> {
+        self.before_statement(sql).await?;
+        let result = match self.w.statement(sql).await {
+            Ok(stmt) => self.w.client.query_opt(&stmt, params).await,
+            Err(e) => Err(e),
+        };
+        result.map_err(|e| self.failed(e))
+    }
+
+    /// A read that needs no flush whatever is queued (the caller knows what it reads is not
+    /// queued, or keeps what is queued itself).
+    async fn opt_unflushed(&mut self, sql: &'static str, params: &Params<'_>) -> StoreResult<Option<Row>> {
+        self.check_poison()?;
         let result = match self.w.statement(sql).await {
             Ok(stmt) => self.w.client.query_opt(&stmt, params).await,
             Err(e) => Err(e),
@@ -1227,6 +1460,7 @@ impl PgTx<'_> {
     }
 
     async fn one(&mut self, sql: &'static str, params: &Params<'_>) -> StoreResult<Row> {
+        self.before_statement(sql).await?;
         let result = match self.w.statement(sql).await {
             Ok(stmt) => self.w.client.query_one(&stmt, params).await,
             Err(e) => Err(e),
@@ -1235,6 +1469,7 @@ impl PgTx<'_> {
     }
 
     async fn all(&mut self, sql: &'static str, params: &Params<'_>) -> StoreResult<Vec<Row>> {
+        self.before_statement(sql).await?;
         let result = match self.w.statement(sql).await {
             Ok(stmt) => self.w.client.query(&stmt, params).await,
             Err(e) => Err(e),
@@ -1267,8 +1502,34 @@ impl PgTx<'_> {
         Ok(id)
     }
 
+    /// Lock and cache the balances of `ids` not held yet (one statement, in id order).
+    async fn hold_balances(&mut self, ids: &[i64]) -> StoreResult<()> {
+        let mut missing: Vec<i64> = ids.iter().copied().filter(|id| !self.balances.contains_key(id)).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        missing.sort_unstable();
+        missing.dedup();
+        // Not flushed: every queued change to these rows is in `balances`, and they are not there.
+        self.check_poison()?;
+        let result = match self.w.statement(SQL_BALANCES_LOCK).await {
+            Ok(stmt) => self.w.client.query(&stmt, &[&missing]).await,
+            Err(e) => Err(e),
+        };
+        let rows = result.map_err(|e| self.failed(e))?;
+        for row in &rows {
+            let (id, balance): (i64, i64) = (col(row, 0)?, col(row, 1)?);
+            self.balances.insert(id, Held { value: balance, dirty: false });
+            self.remember(Undo::Balance(id, None));
+        }
+        Ok(())
+    }
+
     /// The chain head of `account`, locked for the rest of the transaction.
     async fn chain_head(&mut self, account: Uuid) -> StoreResult<(i64, String)> {
+        if let Some(held) = self.chains.get(&account) {
+            return Ok(held.value.clone());
+        }
         let row = match self.opt(SQL_CHAIN_HEAD, &[&account]).await? {
             Some(row) => row,
             None => {
@@ -1277,7 +1538,46 @@ impl PgTx<'_> {
                 self.one(SQL_CHAIN_HEAD, &[&account]).await?
             }
         };
-        Ok((col(&row, 0)?, col(&row, 1)?))
+        let head: (i64, String) = (col(&row, 0)?, col(&row, 1)?);
+        self.chains.insert(account, Held { value: head.clone(), dirty: false });
+        self.remember(Undo::Chain(account, None));
+        Ok(head)
+    }
+
+    fn advance_chain(&mut self, account: Uuid, head: (i64, String)) {
+        let old = self.chains.insert(account, Held { value: head, dirty: true });
+        self.remember(Undo::Chain(account, old));
+    }
+
+    /// Put the caches back as they were when `mark` was set.
+    fn undo_to(&mut self, mark: &Mark) {
+        while self.undo.len() > mark.undo {
+            match self.undo.pop() {
+                Some(Undo::Balance(id, old)) => restore(&mut self.balances, id, old),
+                Some(Undo::Chain(account, old)) => restore(&mut self.chains, account, old),
+                Some(Undo::AuditHead(account, old)) => restore(&mut self.audit_heads, account, old),
+                Some(Undo::Idempotency(account, key)) => {
+                    self.idempotency.remove(&(account, key));
+                }
+                None => break,
+            }
+        }
+        // The database may hold any version between the last flush and now: write them all again.
+        self.balances.values_mut().for_each(|h| h.dirty = true);
+        self.chains.values_mut().for_each(|h| h.dirty = true);
+        self.audit_heads.values_mut().for_each(|h| h.dirty = true);
+        self.reads.clear();
+    }
+}
+
+fn restore<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, old: Option<V>) {
+    match old {
+        Some(v) => {
+            map.insert(key, v);
+        }
+        None => {
+            map.remove(&key);
+        }
     }
 }
 
@@ -1325,36 +1625,80 @@ impl WriteTx for PgTx<'_> {
         self.w_insert_wallet_withdrawal(row).await
     }
     async fn savepoint(&mut self) -> StoreResult<()> {
-        self.batch("SAVEPOINT cmd").await?;
-        self.marks.push(self.created.len());
+        self.check_poison()?;
+        // Sent only if something reaches the database before it is released (see `flush`).
+        self.marks.push(Mark {
+            pending: self.pending.len(),
+            created: self.created.len(),
+            undo: self.undo.len(),
+            materialized: false,
+        });
+        if self.strict {
+            self.flush().await?;
+        }
         Ok(())
     }
 
     async fn release_savepoint(&mut self) -> StoreResult<()> {
-        self.marks.pop();
-        self.batch("RELEASE SAVEPOINT cmd").await
+        self.check_poison()?;
+        if let Some(mark) = self.marks.pop()
+            && mark.materialized
+        {
+            self.pending.push(Pending::Release);
+            if self.strict {
+                self.flush().await?;
+            }
+        }
+        if self.marks.is_empty() {
+            // Nothing can roll back past here any more.
+            self.undo.clear();
+        }
+        Ok(())
     }
 
     async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
-        if let Some(mark) = self.marks.pop() {
-            self.created.truncate(mark);
+        self.check_poison()?;
+        let Some(mark) = self.marks.pop() else { return Ok(()) };
+        self.created.truncate(mark.created);
+        self.undo_to(&mark);
+        if mark.materialized {
+            // Everything queued came after it (the flush that sent it emptied the queue),
+            // including the releases of inner savepoints the database still has open: roll
+            // back through each of those first.
+            let inner = self.pending.iter().filter(|p| matches!(p, Pending::Release)).count();
+            self.pending.clear();
+            self.pending_tables.clear();
+            let sql = "ROLLBACK TO SAVEPOINT cmd; RELEASE SAVEPOINT cmd; ".repeat(inner + 1);
+            let result = self.w.client.batch_execute(&sql).await;
+            result.map_err(|e| self.failed(e))?;
+            // Back to the state the savepoint saw, which was healthy (a savepoint cannot be set
+            // in an aborted transaction).
+            self.aborted = false;
+        } else {
+            self.pending.truncate(mark.pending);
+            self.pending_tables = self.pending.iter().flat_map(|p| pipeline::written_tables(p.sql())).collect();
         }
-        self.batch("ROLLBACK TO SAVEPOINT cmd; RELEASE SAVEPOINT cmd").await?;
-        // Back to the state the savepoint saw, which was healthy (a savepoint cannot be set in
-        // an aborted transaction).
-        self.aborted = false;
+        if self.marks.is_empty() {
+            self.undo.clear();
+        }
         Ok(())
     }
 
     async fn commit(mut self: Box<Self>) -> StoreResult<()> {
-        if self.aborted {
-            self.batch("ROLLBACK").await?;
-            self.open = false;
-            return Err(StoreError::Database(
+        let flushed = match self.poisoned.clone() {
+            Some(message) => Err(StoreError::Retry(message)),
+            None if self.aborted => Err(StoreError::Database(
                 "the transaction was aborted by a failed statement and was rolled back, not committed".into(),
-            ));
+            )),
+            None => self.flush().await,
+        };
+        if let Err(e) = flushed {
+            let _ = self.w.client.batch_execute("ROLLBACK").await;
+            self.open = false;
+            return Err(e);
         }
-        self.batch("COMMIT").await?;
+        let result = self.w.client.batch_execute("COMMIT").await;
+        result.map_err(|e| self.failed(e))?;
         self.open = false;
         let created = std::mem::take(&mut self.created);
         self.w.ledger_ids.extend(created);
@@ -1362,7 +1706,8 @@ impl WriteTx for PgTx<'_> {
     }
 
     async fn rollback(mut self: Box<Self>) -> StoreResult<()> {
-        self.batch("ROLLBACK").await?;
+        self.pending.clear();
+        self.w.client.batch_execute("ROLLBACK").await?;
         self.open = false;
         Ok(())
     }
@@ -1377,21 +1722,47 @@ impl WriteTx for PgTx<'_> {
         // Create missing heads (only for accounts that exist), then lock every head in id order:
         // every node locks in the same order, so two batches never deadlock.
         self.exec(SQL_LOCK_CHAINS_CREATE, &[&ids, &ledger::GENESIS_HASH]).await?;
-        self.all(SQL_LOCK_CHAINS, &[&ids]).await?;
+        for row in self.all(SQL_LOCK_CHAINS, &[&ids]).await? {
+            let account: Uuid = col(&row, 0)?;
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.chains.entry(account) {
+                slot.insert(Held { value: (col(&row, 1)?, col(&row, 2)?), dirty: false });
+                self.remember(Undo::Chain(account, None));
+            }
+        }
         Ok(())
     }
 
     async fn idempotency_get(&mut self, account: AccountId, key: &str) -> StoreResult<Option<IdempotencyRecord>> {
-        self.opt(SQL_IDEMPOTENCY, &[&account.0, &key]).await?.as_ref().map(idempotency_from_row).transpose()
+        if let Some(rec) = self.idempotency.get(&(account.0, key.to_owned())) {
+            return Ok(Some(rec.clone()));
+        }
+        if !self.strict {
+            // The API looked the key up before the request reached the writer; a key committed
+            // since then (a concurrent duplicate, possibly through another node) makes the queued
+            // insert fail on the primary key, and the strict rerun reads it here and replays it.
+            return Ok(None);
+        }
+        // Every queued key is in `idempotency`: the table itself needs no flush.
+        self.opt_unflushed(SQL_IDEMPOTENCY, &[&account.0, &key]).await?.as_ref().map(idempotency_from_row).transpose()
     }
 
     async fn idempotency_put(&mut self, rec: &IdempotencyRecord) -> StoreResult<()> {
         let status = i32::from(rec.status_code);
-        self.exec(
-            SQL_IDEMPOTENCY_PUT,
-            &[&rec.account_id.0, &rec.key, &rec.request_hash, &status, &rec.response_body, &db_time(rec.created_at)],
-        )
-        .await?;
+        // A key another node committed meanwhile fails the queued insert: the batch is then rerun
+        // strictly and this answers `Conflict` to its command.
+        let params: Vec<Param> = vec![
+            Box::new(rec.account_id.0),
+            Box::new(rec.key.clone()),
+            Box::new(rec.request_hash.clone()),
+            Box::new(status),
+            Box::new(rec.response_body.clone()),
+            Box::new(db_time(rec.created_at)),
+        ];
+        self.defer(SQL_IDEMPOTENCY_PUT, Box::new(params)).await?;
+        let key = (rec.account_id.0, rec.key.clone());
+        // As the database will return it (whole milliseconds).
+        self.idempotency.insert(key.clone(), IdempotencyRecord { created_at: db_time(rec.created_at), ..rec.clone() });
+        self.remember(Undo::Idempotency(key.0, key.1));
         Ok(())
     }
 
@@ -1399,16 +1770,32 @@ impl WriteTx for PgTx<'_> {
         draft.validate()?;
         let at_ms = ms(at);
         let at_time = from_ms(at_ms)?;
+        let mut changes = Vec::new();
         for (key, delta) in draft.net_changes() {
             let id = self.ledger_id(&key, at_time).await?;
             // Platform accounts are never updated: their balance is the sum of their lines.
             if key.must_stay_non_negative() && delta != 0 {
-                let changed = self.exec(SQL_BALANCE_UPDATE, &[&delta, &at_time, &id]).await?;
-                if changed == 0 {
-                    return Err(PostError::Insufficient { key: key.to_string() });
-                }
+                changes.push((key, id, delta));
             }
         }
+        let ids: Vec<i64> = changes.iter().map(|(_, id, _)| *id).collect();
+        self.hold_balances(&ids).await?;
+        for (key, id, delta) in changes {
+            let current = self
+                .balances
+                .get(&id)
+                .map(|h| h.value)
+                .ok_or_else(|| StoreError::Database(format!("ledger account {id} of {key} is missing")))?;
+            let next = current
+                .checked_add(delta)
+                .ok_or_else(|| StoreError::Database(format!("balance of {key} would overflow")))?;
+            if next < 0 {
+                return Err(PostError::Insufficient { key: key.to_string() });
+            }
+            let old = self.balances.insert(id, Held { value: next, dirty: true });
+            self.remember(Undo::Balance(id, old));
+        }
+        self.last_at = Some(at_time);
         let owner_uuid = draft.chain_owner.0;
         let (seq, prev) = self.chain_head(owner_uuid).await?;
         let owner = draft.chain_owner.to_string();
@@ -1427,12 +1814,6 @@ impl WriteTx for PgTx<'_> {
         };
         let hash = ledger::entry_hash(&prev, &fields, &lines);
         let next = seq + 1;
-        let (kind, reference_type) = (draft.kind.as_str(), draft.reference.kind);
-        self.exec(
-            SQL_ENTRY_INSERT,
-            &[&entry_id, &owner_uuid, &next, &kind, &reference_type, &reference_id, &at_ms, &prev, &hash],
-        )
-        .await?;
         let mut line_nos: Vec<i32> = Vec::with_capacity(lines.len());
         let mut ledger_ids: Vec<i64> = Vec::with_capacity(lines.len());
         let mut amounts: Vec<i64> = Vec::with_capacity(lines.len());
@@ -1441,8 +1822,22 @@ impl WriteTx for PgTx<'_> {
             ledger_ids.push(self.ledger_id(&line.key, at_time).await?);
             amounts.push(line.amount);
         }
-        self.exec(SQL_LINES_INSERT, &[&entry_id, &line_nos, &ledger_ids, &amounts]).await?;
-        self.exec(SQL_CHAIN_ADVANCE, &[&owner_uuid, &next, &hash]).await?;
+        let entry: Vec<Param> = vec![
+            Box::new(entry_id),
+            Box::new(owner_uuid),
+            Box::new(next),
+            Box::new(draft.kind.as_str()),
+            Box::new(draft.reference.kind),
+            Box::new(reference_id),
+            Box::new(at_ms),
+            Box::new(prev),
+            Box::new(hash.clone()),
+            Box::new(line_nos),
+            Box::new(ledger_ids),
+            Box::new(amounts),
+        ];
+        self.defer(SQL_ENTRY_WITH_LINES, Box::new(entry)).await?;
+        self.advance_chain(owner_uuid, (next, hash));
         Ok(())
     }
 
@@ -1614,13 +2009,19 @@ impl WriteTx for PgTx<'_> {
     }
 
     async fn beneficiary(&mut self, id: Uuid) -> StoreResult<Option<BeneficiaryRow>> {
+        if let Some(cached) = self.reads.beneficiaries.get(&id) {
+            return Ok(cached.clone());
+        }
         let none: Option<Uuid> = None;
         let keys = self.w.keys.clone();
-        self.opt(payouts::SQL_BENEFICIARY, &[&id, &none])
+        let found = self
+            .opt(payouts::SQL_BENEFICIARY, &[&id, &none])
             .await?
             .as_ref()
             .map(|r| payouts::beneficiary_from_row(r).and_then(|b| keys.open_beneficiary(b)))
-            .transpose()
+            .transpose()?;
+        self.reads.beneficiaries.insert(id, found.clone());
+        Ok(found)
     }
 
     async fn insert_file(&mut self, row: &FileRow, content: &[u8]) -> StoreResult<()> {
@@ -1652,9 +2053,7 @@ impl WriteTx for PgTx<'_> {
     async fn insert_payout(&mut self, row: &PayoutRow) -> StoreResult<()> {
         let row = &self.w.keys.seal_payout(row)?;
         let p = payouts::PayoutParams::new(row);
-        self.exec(payouts::SQL_PAYOUT_INSERT, &p.params()).await?;
-        self.exec(payouts::SQL_PAYOUT_FIRST_TRANSITION, &[&row.id, &row.state, p.created_at()]).await?;
-        Ok(())
+        self.defer(payouts::SQL_PAYOUT_CREATE, Box::new(p)).await
     }
 
     async fn payout(&mut self, id: Uuid) -> StoreResult<Option<PayoutRow>> {
@@ -1728,15 +2127,17 @@ impl WriteTx for PgTx<'_> {
         self.fx_insert_conversion(row).await
     }
 
-    async fn insert_event(&mut self, e: &NewEvent) -> StoreResult<i64> {
-        let data = e.data.to_string();
-        let row = self
-            .one(
-                SQL_EVENT_INSERT,
-                &[&e.id, &e.account_id.0, &e.event_name, &e.event_type, &e.source_id, &data, &db_time(e.created_at)],
-            )
-            .await?;
-        col(&row, 0)
+    async fn insert_event(&mut self, e: &NewEvent) -> StoreResult<()> {
+        let params: Vec<Param> = vec![
+            Box::new(e.id),
+            Box::new(e.account_id.0),
+            Box::new(e.event_name.clone()),
+            Box::new(e.event_type.clone()),
+            Box::new(e.source_id),
+            Box::new(e.data.to_string()),
+            Box::new(db_time(e.created_at)),
+        ];
+        self.defer(SQL_EVENT_INSERT, Box::new(params)).await
     }
 
     async fn event(&mut self, id: Uuid) -> StoreResult<Option<crate::EventRow>> {
@@ -1779,6 +2180,10 @@ impl WriteTx for PgTx<'_> {
 
     async fn record_webhook_attempt(&mut self, record: &crate::WebhookAttemptRecord) -> StoreResult<bool> {
         self.webhook_record(record).await
+    }
+
+    async fn record_webhook_attempts(&mut self, records: &[crate::WebhookAttemptRecord]) -> StoreResult<Vec<bool>> {
+        self.webhook_record_many(records).await
     }
 
     async fn count_replay_events(&mut self, filter: &crate::WebhookReplayFilter) -> StoreResult<u64> {
@@ -1871,50 +2276,62 @@ impl WriteTx for PgTx<'_> {
             return Ok(());
         }
         self.exec(audit::SQL_LOCK_CREATE, &[&ids, &outlay_core::audit::GENESIS_HASH]).await?;
-        self.all(audit::SQL_LOCK, &[&ids]).await?;
+        for row in self.all(audit::SQL_LOCK, &[&ids]).await? {
+            let account: Uuid = col(&row, 0)?;
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.audit_heads.entry(account) {
+                slot.insert(Held { value: (col(&row, 1)?, col(&row, 2)?), dirty: false });
+                self.remember(Undo::AuditHead(account, None));
+            }
+        }
         Ok(())
     }
 
     async fn append_audit(&mut self, draft: &crate::AuditDraft) -> StoreResult<crate::AuditRow> {
         let account = draft.account_id.0;
-        let head = match self.opt(audit::SQL_HEAD, &[&account]).await? {
-            Some(row) => row,
+        let (prev_seq, prev_hash) = match self.audit_heads.get(&account) {
+            Some(held) => held.value.clone(),
             None => {
-                self.exec(audit::SQL_HEAD_CREATE, &[&account, &outlay_core::audit::GENESIS_HASH]).await?;
-                self.one(audit::SQL_HEAD, &[&account]).await?
+                let head = match self.opt(audit::SQL_HEAD, &[&account]).await? {
+                    Some(row) => row,
+                    None => {
+                        self.exec(audit::SQL_HEAD_CREATE, &[&account, &outlay_core::audit::GENESIS_HASH]).await?;
+                        self.one(audit::SQL_HEAD, &[&account]).await?
+                    }
+                };
+                let head: (i64, String) = (col(&head, 0)?, col(&head, 1)?);
+                self.audit_heads.insert(account, Held { value: head.clone(), dirty: false });
+                self.remember(Undo::AuditHead(account, None));
+                head
             }
         };
-        let (prev_seq, prev_hash): (i64, String) = (col(&head, 0)?, col(&head, 1)?);
         let mut out = crate::AuditRow { draft: draft.clone(), seq: prev_seq + 1, prev_hash, hash: String::new() };
         out.draft.at = db_time(draft.at);
         out.hash = out.with_fields(|f| outlay_core::audit::record_hash(&out.prev_hash, f));
         let d = &out.draft;
         let status = i32::try_from(d.status).unwrap_or(i32::MAX);
-        self.exec(
-            audit::SQL_INSERT,
-            &[
-                &account,
-                &out.seq,
-                &d.id,
-                &d.at,
-                &d.credential_id,
-                &d.role,
-                &d.action,
-                &d.object_type,
-                &d.object_id,
-                &d.source_ip,
-                &d.user_agent,
-                &d.request_id,
-                &d.before,
-                &d.after,
-                &status,
-                &d.error_code,
-                &out.prev_hash,
-                &out.hash,
-            ],
-        )
-        .await?;
-        self.exec(audit::SQL_ADVANCE, &[&account, &out.seq, &out.hash]).await?;
+        let params: Vec<Param> = vec![
+            Box::new(account),
+            Box::new(out.seq),
+            Box::new(d.id),
+            Box::new(d.at),
+            Box::new(d.credential_id.clone()),
+            Box::new(d.role.clone()),
+            Box::new(d.action.clone()),
+            Box::new(d.object_type.clone()),
+            Box::new(d.object_id.clone()),
+            Box::new(d.source_ip.clone()),
+            Box::new(d.user_agent.clone()),
+            Box::new(d.request_id.clone()),
+            Box::new(d.before.clone()),
+            Box::new(d.after.clone()),
+            Box::new(status),
+            Box::new(d.error_code.clone()),
+            Box::new(out.prev_hash.clone()),
+            Box::new(out.hash.clone()),
+        ];
+        self.defer(audit::SQL_INSERT, Box::new(params)).await?;
+        let old = self.audit_heads.insert(account, Held { value: (out.seq, out.hash.clone()), dirty: true });
+        self.remember(Undo::AuditHead(account, old));
         Ok(out)
     }
 
@@ -2143,8 +2560,23 @@ impl WriteTx for PgTx<'_> {
         }
     }
 
+    async fn hold_batch_payouts(
+        &mut self,
+        batch: Uuid,
+        holds: &[crate::BatchPayoutHold],
+        at: OffsetDateTime,
+    ) -> Result<(), PostError> {
+        self.batch_hold_payouts(batch, holds, at).await
+    }
+
     async fn approval_policy(&mut self, account: AccountId) -> StoreResult<Option<crate::ApprovalPolicyRow>> {
-        self.opt(batches::SQL_POLICY, &[&account.0]).await?.as_ref().map(batches::policy_from_row).transpose()
+        if let Some(cached) = self.reads.policies.get(&account.0) {
+            return Ok(cached.clone());
+        }
+        let found =
+            self.opt(batches::SQL_POLICY, &[&account.0]).await?.as_ref().map(batches::policy_from_row).transpose()?;
+        self.reads.policies.insert(account.0, found.clone());
+        Ok(found)
     }
 
     async fn upsert_approval_policy(&mut self, p: &crate::ApprovalPolicyRow) -> StoreResult<()> {
@@ -2212,7 +2644,12 @@ impl WriteTx for PgTx<'_> {
         account: AccountId,
         beneficiary: Uuid,
     ) -> StoreResult<crate::ComplianceContext> {
-        self.compliance_context_tx(account, beneficiary).await
+        if let Some(cached) = self.reads.contexts.get(&(account.0, beneficiary)) {
+            return Ok(cached.clone());
+        }
+        let found = self.compliance_context_tx(account, beneficiary).await?;
+        self.reads.contexts.insert((account.0, beneficiary), found.clone());
+        Ok(found)
     }
 
     async fn payout_totals(

@@ -285,13 +285,16 @@ async fn script(store: &dyn Store) -> Vec<String> {
     // Money: a deposit arrives and clears, a too-large hold fails, a withdrawal holds funds.
     let d1 = deposit(100, a, "USD", 10_000, "P250615-AAAAAAAA", t(1_000));
     let w1 = withdrawal(200, a, 3_000, 100, t(2_000));
+    // Savepoints set for real and writes sent at once, on both backends, so that a refused call is
+    // undone by its savepoint (the default is lazier: see `*_queued_writes`/`sqlite_lazy_savepoints`).
+    conn.send_writes_at_once();
     let mut tx = conn.begin().await.expect("begin");
     tx.lock_chains(&[b, a, a]).await.expect("lock chains");
     tx.savepoint().await.expect("savepoint");
     tx.insert_deposit(&d1).await.expect("insert deposit");
     post(tx.as_mut(), &rules::deposit_received(a, usd(), amount(10_000), reference("deposit", d1.id)), 1_001, t(1_000))
         .await;
-    record!("event seq 1", tx.insert_event(&event(300, a, d1.id, "deposit.pending", t(1_000))).await.expect("event"));
+    tx.insert_event(&event(300, a, d1.id, "deposit.pending", t(1_000))).await.expect("event");
     let idem = IdempotencyRecord {
         account_id: a,
         key: "key-1".to_owned(),
@@ -307,7 +310,7 @@ async fn script(store: &dyn Store) -> Vec<String> {
     tx.set_deposit_status(d1.id, "COMPLETED", Some(t(1_500))).await.expect("deposit status");
     post(tx.as_mut(), &rules::deposit_cleared(a, usd(), amount(10_000), reference("deposit", d1.id)), 1_002, t(1_500))
         .await;
-    record!("event seq 2", tx.insert_event(&event(301, a, d1.id, "deposit.completed", t(1_500))).await.expect("event"));
+    tx.insert_event(&event(301, a, d1.id, "deposit.completed", t(1_500))).await.expect("event");
     record!("deposit in tx", tx.deposit(d1.id).await.expect("deposit in tx"));
     tx.release_savepoint().await.expect("release");
 
@@ -360,6 +363,8 @@ async fn script(store: &dyn Store) -> Vec<String> {
     tx.commit().await.expect("commit more");
 
     // Conflicts the engine acts on; the transaction goes on after a rollback to the savepoint.
+    // (Queued writes on PostgreSQL report their conflicts late: see `deferred_conflict_*`.)
+    conn.send_writes_at_once();
     let mut tx = conn.begin().await.expect("begin");
     tx.savepoint().await.expect("savepoint");
     record!("idempotency conflict", conflict_name(tx.idempotency_put(&idem).await));
@@ -538,8 +543,21 @@ async fn postgres_writer_recovers() {
     tx.insert_account(&account(1, None, t(0))).await.expect("insert platform");
     tx.commit().await.expect("commit");
 
-    // A failed statement not rolled back to a savepoint: COMMIT would silently roll back, so
-    // commit refuses.
+    // A failed statement while writes are queued (the default): the transaction is poisoned,
+    // every later call and the commit answer "retry", nothing is committed, and the next
+    // transaction sends every write at once.
+    let mut tx = conn.begin().await.expect("begin");
+    tx.insert_account(&account(2, Some(platform), t(1))).await.expect("insert account");
+    let err = tx.insert_account(&account(1, None, t(0))).await.expect_err("duplicate platform");
+    assert!(matches!(err, StoreError::Retry(_)), "{err:?}");
+    let err = tx.account(platform).await.expect_err("the transaction is poisoned");
+    assert!(matches!(err, StoreError::Retry(_)), "{err:?}");
+    let err = tx.commit().await.expect_err("commit of a poisoned transaction");
+    assert!(matches!(err, StoreError::Retry(_)), "{err:?}");
+    assert!(store.account(AccountId(id(2))).await.expect("account").is_none());
+
+    // The rerun: a failed statement not rolled back to a savepoint: COMMIT would silently roll
+    // back, so commit refuses.
     let mut tx = conn.begin().await.expect("begin");
     tx.insert_account(&account(2, Some(platform), t(1))).await.expect("insert account");
     let err = tx.insert_account(&account(1, None, t(0))).await.expect_err("duplicate platform");
@@ -550,7 +568,9 @@ async fn postgres_writer_recovers() {
     assert!(matches!(err, StoreError::Database(_)), "{err:?}");
     assert!(store.account(AccountId(id(2))).await.expect("account").is_none());
 
-    // An entry on an account that was never locked, and one on an account that does not exist.
+    // An entry on an account that was never locked, and one on an account that does not exist
+    // (writes sent at once, so the error lands on its own call).
+    conn.send_writes_at_once();
     let mut tx = conn.begin().await.expect("begin");
     tx.insert_account(&account(2, Some(platform), t(1))).await.expect("insert account");
     let a = AccountId(id(2));
@@ -588,6 +608,144 @@ async fn postgres_writer_recovers() {
     assert!(report.violations.is_empty(), "auditor: {:?}", report.violations);
     assert_eq!(report.entries, 2);
     drop(admin);
+    drop(conn);
+    drop(store);
+    db.drop_database().await;
+}
+
+/// SQLite sets a command's savepoint only in a strict transaction: a refusal that changed nothing
+/// needs none, one that changed rows fails the batch (`Retry`) and the rerun sets them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_lazy_savepoints() {
+    let dir = std::env::temp_dir().join(format!("outlay-lazy-{}", Uuid::new_v4().simple()));
+    let store = SqliteStore::open(&format!("sqlite://{}", dir.join("outlay.db").display())).await.expect("open sqlite");
+    let mut conn = store.writer_conn().await.expect("writer");
+    let platform = AccountId(id(1));
+    let a = AccountId(id(2));
+    let mut tx = conn.begin().await.expect("begin");
+    tx.insert_account(&account(1, None, t(0))).await.expect("insert platform");
+    tx.insert_account(&account(2, Some(platform), t(1))).await.expect("insert a");
+    post(tx.as_mut(), &rules::deposit_received(a, usd(), amount(1_000), reference("deposit", id(7))), 10, t(2)).await;
+    post(tx.as_mut(), &rules::deposit_cleared(a, usd(), amount(1_000), reference("deposit", id(7))), 11, t(3)).await;
+    post(tx.as_mut(), &rules::hold(a, usd(), amount(100), reference("withdrawal", id(8))), 12, t(4)).await;
+    // Refused before changing a row (the debit comes first): no savepoint needed.
+    tx.savepoint().await.expect("savepoint");
+    let refused =
+        tx.post_entry(&rules::hold(a, usd(), amount(901), reference("withdrawal", id(9))), id(13), t(5)).await;
+    assert!(matches!(refused, Err(PostError::Insufficient { .. })), "{refused:?}");
+    tx.rollback_to_savepoint().await.expect("nothing to undo");
+    // Changed a row, then refused: the savepoint was not set, so the batch must be rerun.
+    tx.savepoint().await.expect("savepoint");
+    post(tx.as_mut(), &rules::hold(a, usd(), amount(50), reference("withdrawal", id(10))), 14, t(6)).await;
+    let err = tx.rollback_to_savepoint().await.expect_err("changes without a savepoint");
+    assert!(matches!(err, StoreError::Retry(_)), "{err:?}");
+    drop(tx);
+    // The rerun sets every savepoint: the same sequence rolls back for real.
+    let mut tx = conn.begin().await.expect("begin");
+    tx.insert_account(&account(1, None, t(0))).await.expect("insert platform");
+    tx.insert_account(&account(2, Some(platform), t(1))).await.expect("insert a");
+    post(tx.as_mut(), &rules::deposit_received(a, usd(), amount(1_000), reference("deposit", id(7))), 10, t(2)).await;
+    post(tx.as_mut(), &rules::deposit_cleared(a, usd(), amount(1_000), reference("deposit", id(7))), 11, t(3)).await;
+    tx.savepoint().await.expect("savepoint");
+    post(tx.as_mut(), &rules::hold(a, usd(), amount(50), reference("withdrawal", id(10))), 14, t(6)).await;
+    tx.rollback_to_savepoint().await.expect("rolled back for real");
+    tx.commit().await.expect("commit");
+    let balances = store.balances(a).await.expect("balances");
+    let of = |kind: &str| balances.iter().find(|b| b.kind == kind).map(|b| b.balance);
+    assert_eq!(of("available"), Some(1_000), "{balances:?}");
+    let (report, _) = audit(&store, 100).await;
+    assert!(report.violations.is_empty(), "auditor: {:?}", report.violations);
+    assert_eq!(report.entries, 2);
+    drop(conn);
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Queued writes (the default on PostgreSQL): reads see them, savepoints roll them back whether
+/// or not a flush sent them, and a conflict surfaces at commit, after which the rerun reports it
+/// on its own call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_queued_writes() {
+    let Some(db) = TestDb::create("postgres_queued_writes").await else { return };
+    let store = PgStore::open(&db.url).await.expect("open");
+    let mut conn = store.writer_conn().await.expect("writer");
+    let platform = AccountId(id(1));
+    let a = AccountId(id(2));
+    let available = LedgerKey::client(a, usd(), Kind::Available);
+
+    let mut tx = conn.begin().await.expect("begin");
+    tx.insert_account(&account(1, None, t(0))).await.expect("insert platform");
+    tx.insert_account(&account(2, Some(platform), t(1))).await.expect("insert a");
+    tx.lock_chains(&[a]).await.expect("lock");
+    post(tx.as_mut(), &rules::deposit_received(a, usd(), amount(1_000), reference("deposit", id(7))), 10, t(2)).await;
+    post(tx.as_mut(), &rules::deposit_cleared(a, usd(), amount(1_000), reference("deposit", id(7))), 11, t(3)).await;
+    // A read after queued writes sees them.
+    assert_eq!(tx.ledger_balance(&available).await.expect("balance"), 1_000);
+
+    // Rolled back before anything was sent: the queued hold is forgotten.
+    tx.savepoint().await.expect("savepoint");
+    post(tx.as_mut(), &rules::hold(a, usd(), amount(300), reference("withdrawal", id(8))), 12, t(4)).await;
+    tx.rollback_to_savepoint().await.expect("rollback");
+    // Rolled back after a read sent it (and the savepoint with it).
+    tx.savepoint().await.expect("savepoint");
+    post(tx.as_mut(), &rules::hold(a, usd(), amount(400), reference("withdrawal", id(9))), 13, t(5)).await;
+    assert_eq!(tx.ledger_balance(&available).await.expect("balance"), 600);
+    tx.savepoint().await.expect("inner savepoint");
+    post(tx.as_mut(), &rules::hold(a, usd(), amount(100), reference("withdrawal", id(10))), 14, t(6)).await;
+    assert_eq!(tx.ledger_balance(&available).await.expect("balance"), 500);
+    tx.release_savepoint().await.expect("release inner");
+    tx.rollback_to_savepoint().await.expect("rollback outer");
+    assert_eq!(tx.ledger_balance(&available).await.expect("balance"), 1_000);
+    // Kept: a hold after the rollbacks; too large a hold is refused from the held balance.
+    tx.savepoint().await.expect("savepoint");
+    post(tx.as_mut(), &rules::hold(a, usd(), amount(250), reference("withdrawal", id(11))), 15, t(7)).await;
+    tx.release_savepoint().await.expect("release");
+    tx.savepoint().await.expect("savepoint");
+    let refused =
+        tx.post_entry(&rules::hold(a, usd(), amount(751), reference("withdrawal", id(12))), id(16), t(8)).await;
+    assert!(matches!(refused, Err(PostError::Insufficient { .. })), "{refused:?}");
+    tx.rollback_to_savepoint().await.expect("rollback");
+    let idem = IdempotencyRecord {
+        account_id: a,
+        key: "key-1".to_owned(),
+        request_hash: "rh".to_owned(),
+        status_code: 201,
+        response_body: "{}".to_owned(),
+        created_at: t(8),
+    };
+    tx.idempotency_put(&idem).await.expect("put");
+    let got = tx.idempotency_get(a, "key-1").await.expect("get").expect("the queued record");
+    assert_eq!((got.request_hash.as_str(), got.status_code), ("rh", 201));
+    tx.commit().await.expect("commit");
+
+    let balances = store.balances(a).await.expect("balances");
+    let of = |kind: &str| balances.iter().find(|b| b.kind == kind).map(|b| b.balance);
+    assert_eq!((of("available"), of("pending")), (Some(750), Some(250)), "{balances:?}");
+    let (report, _) = audit(&store, 100).await;
+    assert!(report.violations.is_empty(), "auditor: {:?}", report.violations);
+    assert_eq!(report.entries, 3);
+
+    // The same key again: queued, so the conflict shows at commit, and nothing is committed.
+    let mut tx = conn.begin().await.expect("begin");
+    tx.lock_chains(&[a]).await.expect("lock");
+    post(tx.as_mut(), &rules::hold(a, usd(), amount(50), reference("withdrawal", id(17))), 18, t(9)).await;
+    tx.idempotency_put(&idem).await.expect("queued put");
+    let err = tx.commit().await.expect_err("the queued insert conflicts");
+    assert!(matches!(err, StoreError::Retry(_)), "{err:?}");
+    // The rerun sends each write at once: the conflict is the put's own answer.
+    let mut tx = conn.begin().await.expect("begin");
+    tx.lock_chains(&[a]).await.expect("lock");
+    post(tx.as_mut(), &rules::hold(a, usd(), amount(50), reference("withdrawal", id(17))), 18, t(9)).await;
+    tx.savepoint().await.expect("savepoint");
+    assert_eq!(conflict_name(tx.idempotency_put(&idem).await), "idempotency_keys_pkey");
+    tx.rollback_to_savepoint().await.expect("rollback");
+    tx.commit().await.expect("commit");
+    let balances = store.balances(a).await.expect("balances");
+    let of = |kind: &str| balances.iter().find(|b| b.kind == kind).map(|b| b.balance);
+    assert_eq!((of("available"), of("pending")), (Some(700), Some(300)), "{balances:?}");
+    let (report, _) = audit(&store, 100).await;
+    assert!(report.violations.is_empty(), "auditor: {:?}", report.violations);
+    assert_eq!(report.entries, 4);
     drop(conn);
     drop(store);
     db.drop_database().await;
@@ -763,7 +921,9 @@ async fn fx_script(store: &dyn Store) -> Vec<String> {
     tx.commit().await.expect("commit");
 
     // A short reference collision is reported by name (the engine retries with another one); a
-    // second conversion of one quote is refused by the database too.
+    // second conversion of one quote is refused by the database too. (Sent at once, as the
+    // engine's rerun does, so the error lands on its own call.)
+    conn.send_writes_at_once();
     let mut tx = conn.begin().await.expect("begin");
     tx.savepoint().await.expect("savepoint");
     let dup = conversion_row(201, &q2, "XC250615-AAAAAAAA", t(50));
@@ -912,8 +1072,9 @@ async fn webhook_script(store: &dyn Store) -> Vec<String> {
         (23, sub, 32, "deposit.pending", 30),
         (24, q, 33, "payout.completed", 40),
     ] {
-        let seq = tx.insert_event(&event(n, owner, id(source), event_type, t(at))).await.expect("insert event");
-        record!(format!("event {n} seq"), seq);
+        tx.insert_event(&event(n, owner, id(source), event_type, t(at))).await.expect("insert event");
+        let stored = tx.event(id(n)).await.expect("event").expect("the event just inserted");
+        record!(format!("event {n} seq"), stored.object_seq);
     }
     record!("event in tx", tx.event(id(23)).await.expect("event"));
     let mut deleted = tx.webhook_endpoint(id(15)).await.expect("endpoint").expect("exists");

@@ -17,6 +17,34 @@ use tokio_util::sync::CancellationToken;
 pub type JobResult = Result<(), String>;
 type BoxFuture<'a> = Pin<Box<dyn Future<Output = JobResult> + Send + 'a>>;
 
+/// Kinds whose queue depth was ever sampled (a kind that empties reads 0, not its last value).
+static SAMPLED_KINDS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Set `outlay_jobs_queue_depth{kind}`: jobs due and not leased (queued with `run_at` come, or
+/// running with a lapsed lease), per kind. `rail.submit` is always reported, 0 when empty.
+pub async fn sample_queue_depth(engine: &Engine) {
+    let depths = match engine.store().jobs_queue_depth(engine.clock().now()).await {
+        Ok(depths) => depths,
+        Err(e) => {
+            tracing::debug!(error = %e, "sampling the jobs queue depth failed");
+            return;
+        }
+    };
+    let mut kinds = SAMPLED_KINDS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if kinds.is_empty() {
+        kinds.push(outlay_engine::RAIL_SUBMIT.to_owned());
+    }
+    for (kind, _) in &depths {
+        if !kinds.contains(kind) {
+            kinds.push(kind.clone());
+        }
+    }
+    for kind in kinds.iter() {
+        let depth = depths.iter().find(|(k, _)| k == kind).map_or(0, |(_, n)| *n);
+        metrics::gauge!("outlay_jobs_queue_depth", "kind" => kind.clone()).set(depth as f64);
+    }
+}
+
 /// Runs one kind of job.
 pub trait JobHandler: Send + Sync + 'static {
     fn run<'a>(&'a self, engine: &'a Engine, job: &'a JobRow) -> BoxFuture<'a>;
@@ -114,7 +142,12 @@ impl JobRunner {
     pub async fn run(self, engine: Arc<Engine>, config: JobsConfig, shutdown: CancellationToken) {
         let kinds = self.kinds();
         let kind_refs: Vec<&str> = kinds.iter().map(String::as_str).collect();
+        let mut sampled: Option<std::time::Instant> = None;
         loop {
+            if sampled.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                sample_queue_depth(&engine).await;
+                sampled = Some(std::time::Instant::now());
+            }
             let due = engine.store().jobs_due(&kind_refs, engine.clock().now()).await.unwrap_or(true);
             if due {
                 match self.round(&engine, &config).await {

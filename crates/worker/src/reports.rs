@@ -130,33 +130,27 @@ pub async fn schedule_day(engine: &Arc<Engine>, daily: &DailySchedule, day: Date
     let mut after = None;
     loop {
         let accounts = engine.store().active_accounts(after, PAGE).await?;
-        let mut asks = tokio::task::JoinSet::new();
-        for account in &accounts {
-            for kind in ReportKind::ALL {
-                let cmd = Command::CreateReport(NewReport {
+        let asks: Vec<NewReport> = accounts
+            .iter()
+            .flat_map(|account| {
+                ReportKind::ALL.into_iter().map(move |kind| NewReport {
                     account: *account,
                     kind,
                     period_start: start,
                     period_end: end,
                     trigger: "schedule",
                     created_by: None,
-                });
-                let engine = engine.clone();
-                asks.spawn(async move { engine.execute(cmd).await });
+                })
+            })
+            .collect();
+        // One transaction per page, rows in a fixed order: two nodes scheduling the same day at
+        // once take turns instead of deadlocking on the unique index.
+        // Asked again on the next tick if it fails; the ones already made are not made twice.
+        if !asks.is_empty() {
+            match engine.execute(Command::ScheduleReports(asks)).await? {
+                Outcome::ReportsScheduled { created: new } => created += new,
+                other => return Err(CommandError::Internal(format!("scheduling answered {other:?}"))),
             }
-        }
-        let mut failed = None;
-        while let Some(done) = asks.join_next().await {
-            match done {
-                Ok(Ok(Outcome::Report { created: true, .. })) => created += 1,
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => failed = Some(e),
-                Err(e) => failed = Some(CommandError::Internal(e.to_string())),
-            }
-        }
-        // Asked again on the next tick; the ones already made are not made twice.
-        if let Some(e) = failed {
-            return Err(e);
         }
         if accounts.len() < PAGE as usize {
             return Ok(created);

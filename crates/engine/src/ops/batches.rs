@@ -2,16 +2,21 @@
 //! validation, approve (maker-checker), release (holds), cancel, and complete when every payout
 //! of the batch is final. See `crate::batches` for the streaming side and the public interface.
 
+use std::collections::HashMap;
+
 use outlay_core::fx::{Fixed, FxError, Rate, buy_for_sell, sell_for_buy};
+use outlay_core::ledger::{LedgerKey, Reference, rules};
 use outlay_core::payout::PayoutState;
 use outlay_core::{Amount, Currency};
-use outlay_store::{ApprovalPolicyRow, BatchItemRow, PayoutBatchRow, QuoteRow, WriteTx};
+use outlay_store::{
+    ApprovalPolicyRow, BatchItemRow, BatchPayoutHold, BeneficiaryRow, PayoutBatchRow, PayoutRow, QuoteRow, WriteTx,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::Ctx;
-use crate::events::{event, rfc3339};
-use crate::{CommandError, NewPayout, Outcome};
+use crate::events::{event, payout_data, rfc3339};
+use crate::{BeneficiarySource, CommandError, NewPayout, Outcome};
 
 /// Rows read from the store at a time while releasing.
 const RELEASE_PAGE: u32 = 1_000;
@@ -224,6 +229,13 @@ pub async fn release_validated(
 
 fn item_payout(item: &BatchItemRow, account: outlay_core::AccountId) -> Result<NewPayout, CommandError> {
     let payload = item.payload.as_deref().unwrap_or("null");
+    // A stored row passed validation: read it straight into the request (no JSON tree, no path
+    // tracking); only a row that no longer parses takes the slow way, for its error.
+    if let Ok(body) = serde_json::from_str::<crate::parse::payout::CreatePayout>(payload)
+        && let Ok(p) = crate::parse::payout::parse_payout(body, account, false, None)
+    {
+        return Ok(p);
+    }
     let value: Value = serde_json::from_str(payload).map_err(|e| CommandError::Internal(format!("stored row: {e}")))?;
     crate::batches::row_to_payout(value, account).map_err(|issues| {
         let first = issues.into_iter().next();
@@ -274,6 +286,9 @@ async fn create_one(
 /// PARTIAL: up to `limit` rows (0: all), each on its own; a refused row is reported and the
 /// others go on. Each row's payout and its item change commit together, so a release a crash
 /// interrupted resumes with the rows still VALID.
+///
+/// Rows go through the bulk path ([`Bulk`]) when it is provably the single-payout path's
+/// equivalent, and through the single-payout path (`create_locked`) otherwise.
 async fn release(
     tx: &mut dyn WriteTx,
     ctx: &Ctx<'_>,
@@ -292,6 +307,7 @@ async fn release(
     if b.mode == ALL_OR_NOTHING {
         return release_all(tx, ctx, b, locked).await;
     }
+    let mut bulk = Bulk::new(&b, locked);
     let mut created: Vec<(i64, Uuid)> = Vec::new();
     let (mut after, mut processed) = (0i64, 0u32);
     loop {
@@ -303,10 +319,11 @@ async fn release(
         let Some(last) = items.last() else { break };
         after = last.row_number;
         processed += u32::try_from(items.len()).unwrap_or(u32::MAX);
-        release_page(tx, ctx, &b, items, &mut created, locked).await?;
+        release_page(tx, ctx, &b, items, &mut created, locked, &mut bulk).await?;
     }
+    bulk.flush(tx, ctx).await?;
     tx.mark_batch_items_created(b.id, &created).await?;
-    b.open_payouts += i64::try_from(created.len()).unwrap_or(i64::MAX);
+    b.open_payouts += i64::try_from(created.len()).unwrap_or(i64::MAX) + bulk.held;
     b.updated_at = ctx.now;
     if tx.batch_items_with_status(b.id, item_status::VALID, 0, 1).await?.is_empty() {
         b.status = status::PROCESSING.to_owned();
@@ -316,15 +333,62 @@ async fn release(
     done(b)
 }
 
-/// PARTIAL: create the payouts of a page of rows, each row on its own. Savepoints are paid per
-/// run of good rows, not per row (on SQLite a savepoint journals every page it touches): a run
-/// is tried under one savepoint; when row k is refused, the run is undone, the rows before k are
-/// done again (they passed in this very state) and row k is reported.
+/// PARTIAL: create the payouts of a page of rows, each row on its own. Rows the bulk path takes
+/// are checked in Rust against the running balance and queued (a refused one is reported and
+/// nothing of it is written); a run of rows that need the single-payout path goes through
+/// [`release_run`] after the queue is written.
 async fn release_page(
     tx: &mut dyn WriteTx,
     ctx: &Ctx<'_>,
     b: &PayoutBatchRow,
     mut items: Vec<BatchItemRow>,
+    created: &mut Vec<(i64, Uuid)>,
+    locked: Option<&LockedRate>,
+    bulk: &mut Bulk<'_>,
+) -> Result<(), CommandError> {
+    let mut rows = Vec::with_capacity(items.len());
+    for item in &items {
+        let p = item_payout(item, b.account_id)?;
+        let general = bulk.needs_general(tx, &p).await?;
+        rows.push((p, general));
+    }
+    let mut k = 0;
+    while k < items.len() {
+        if rows[k].1 {
+            let end = (k..items.len()).find(|&j| !rows[j].1).unwrap_or(items.len());
+            bulk.flush(tx, ctx).await?;
+            bulk.forget_balances();
+            release_run(tx, ctx, b, &mut items[k..end], created, locked).await?;
+            k = end;
+            continue;
+        }
+        match bulk.hold(tx, ctx, items[k].row_number, &rows[k].0).await {
+            Ok(hold) => {
+                bulk.pending.push(hold);
+                if bulk.pending.len() >= HOLD_RUN {
+                    bulk.flush(tx, ctx).await?;
+                }
+            }
+            Err(e) if fatal(&e) => return Err(e),
+            Err(e) => {
+                item_failed(&mut items[k], &e);
+                tx.update_batch_item(&items[k]).await?;
+            }
+        }
+        k += 1;
+    }
+    Ok(())
+}
+
+/// PARTIAL, single-payout path: savepoints are paid per run of good rows, not per row (on
+/// SQLite a savepoint journals every page it touches): a run is tried under one savepoint; when
+/// row k is refused, the run is undone, the rows before k are done again (they passed in this
+/// very state) and row k is reported.
+async fn release_run(
+    tx: &mut dyn WriteTx,
+    ctx: &Ctx<'_>,
+    b: &PayoutBatchRow,
+    items: &mut [BatchItemRow],
     created: &mut Vec<(i64, Uuid)>,
     locked: Option<&LockedRate>,
 ) -> Result<(), CommandError> {
@@ -377,24 +441,51 @@ async fn release_all(
     locked: Option<&LockedRate>,
 ) -> Result<Outcome, CommandError> {
     tx.savepoint().await?;
+    let mut bulk = Bulk::new(&b, locked);
     let mut created: Vec<(i64, Uuid)> = Vec::new();
     let mut after = 0i64;
-    let refused = 'pages: loop {
-        let items = tx.batch_items_with_status(b.id, item_status::VALID, after, RELEASE_PAGE).await?;
-        let Some(last) = items.last() else { break None };
-        after = last.row_number;
-        for item in items {
-            match create_one(tx, ctx, &b, &item, locked).await {
-                Ok(payout) => created.push((item.row_number, payout)),
-                Err(e) if fatal(&e) => {
-                    tx.rollback_to_savepoint().await?;
-                    return Err(e);
+    let outcome: Result<Option<(BatchItemRow, CommandError)>, CommandError> = async {
+        loop {
+            let items = tx.batch_items_with_status(b.id, item_status::VALID, after, RELEASE_PAGE).await?;
+            let Some(last) = items.last() else { return Ok(None) };
+            after = last.row_number;
+            for item in items {
+                let p = item_payout(&item, b.account_id)?;
+                let result = if bulk.needs_general(tx, &p).await? {
+                    bulk.flush(tx, ctx).await?;
+                    bulk.forget_balances();
+                    create_one(tx, ctx, &b, &item, locked).await.map(|payout| created.push((item.row_number, payout)))
+                } else {
+                    match bulk.hold(tx, ctx, item.row_number, &p).await {
+                        Ok(hold) => {
+                            bulk.pending.push(hold);
+                            if bulk.pending.len() >= HOLD_RUN {
+                                bulk.flush(tx, ctx).await?;
+                            }
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    }
+                };
+                match result {
+                    Ok(()) => {}
+                    Err(e) if fatal(&e) => return Err(e),
+                    Err(e) => return Ok(Some((item, e))),
                 }
-                Err(e) => break 'pages Some((item, e)),
             }
+        }
+    }
+    .await;
+    let refused = match outcome {
+        Ok(refused) => refused,
+        Err(e) => {
+            tx.rollback_to_savepoint().await?;
+            return Err(e);
         }
     };
     if let Some((mut item, e)) = refused {
+        // The queued rows are dropped, the written ones undone.
+        bulk.pending.clear();
         tx.rollback_to_savepoint().await?;
         let (code, reason) = match &e {
             CommandError::InsufficientFunds { currency } => (
@@ -415,14 +506,239 @@ async fn release_all(
         tx.update_payout_batch(&b).await?;
         return done(b);
     }
+    if let Err(e) = bulk.flush(tx, ctx).await {
+        tx.rollback_to_savepoint().await?;
+        return Err(e);
+    }
     tx.mark_batch_items_created(b.id, &created).await?;
     tx.release_savepoint().await?;
-    b.open_payouts += i64::try_from(created.len()).unwrap_or(i64::MAX);
+    b.open_payouts += i64::try_from(created.len()).unwrap_or(i64::MAX) + bulk.held;
     b.status = status::PROCESSING.to_owned();
     b.updated_at = ctx.now;
     complete_if_done(tx, ctx, &mut b).await?;
     tx.update_payout_batch(&b).await?;
     done(b)
+}
+
+/// Rows held per `hold_batch_payouts` call (bounded memory; one call per run of rows).
+const HOLD_RUN: usize = 1_000;
+
+/// Stored beneficiaries cached while releasing (a batch may name a million different ones).
+const BULK_BENEFICIARY_CACHE: usize = 10_000;
+
+/// Whether the bulk path may be used (`OUTLAY_BATCH_NO_BULK` set: every row goes through the
+/// single-payout path, for comparison in benchmarks and tests).
+fn bulk_enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| std::env::var_os("OUTLAY_BATCH_NO_BULK").is_none())
+}
+
+/// The bulk release path. A row takes it when the single-payout path would, for that row, only
+/// read (its stored beneficiary, the compliance context) and then write its hold entry, its
+/// payout with its history row and its `payout.ready.send` event: a stored beneficiary, no
+/// quote of its own, no documents, no approval threshold (batch rows never have one), the
+/// account without compliance rules, no screening list loaded, and the beneficiary without an
+/// open review. Such a row gets exactly the single-payout checks (same order, same refusals),
+/// with the balance checked against a running balance kept here; what it writes is queued and
+/// written by `WriteTx::hold_batch_payouts` in runs. Every other row goes through
+/// `create_locked`, after the queue is written.
+struct Bulk<'a> {
+    b: &'a PayoutBatchRow,
+    locked: Option<&'a LockedRate>,
+    enabled: bool,
+    beneficiaries: HashMap<Uuid, Option<std::sync::Arc<BeneficiaryRow>>>,
+    /// Per beneficiary: whether its rows need the single-payout path for compliance, or its
+    /// newest review status (`rejected` refuses the row).
+    compliance: HashMap<Uuid, Compliance>,
+    /// Client balances as the queued rows leave them.
+    balances: HashMap<LedgerKey, i64>,
+    pending: Vec<BatchPayoutHold>,
+    /// Rows written by the bulk path (their items are marked by `hold_batch_payouts`).
+    held: i64,
+}
+
+#[derive(Clone)]
+enum Compliance {
+    /// Rules, a screening list or an open review: the single-payout path decides.
+    General,
+    Review(Option<String>),
+}
+
+impl<'a> Bulk<'a> {
+    fn new(b: &'a PayoutBatchRow, locked: Option<&'a LockedRate>) -> Self {
+        Bulk {
+            b,
+            locked,
+            enabled: bulk_enabled(),
+            beneficiaries: HashMap::new(),
+            compliance: HashMap::new(),
+            balances: HashMap::new(),
+            pending: Vec::new(),
+            held: 0,
+        }
+    }
+
+    async fn beneficiary(
+        &mut self,
+        tx: &mut dyn WriteTx,
+        id: Uuid,
+    ) -> Result<Option<std::sync::Arc<BeneficiaryRow>>, CommandError> {
+        if let Some(b) = self.beneficiaries.get(&id) {
+            return Ok(b.clone());
+        }
+        if self.beneficiaries.len() >= BULK_BENEFICIARY_CACHE {
+            self.beneficiaries.clear();
+            self.compliance.clear();
+        }
+        let found = tx.beneficiary(id).await?.filter(|b| b.account_id == self.b.account_id).map(std::sync::Arc::new);
+        self.beneficiaries.insert(id, found.clone());
+        Ok(found)
+    }
+
+    async fn compliance(&mut self, tx: &mut dyn WriteTx, beneficiary: Uuid) -> Result<Compliance, CommandError> {
+        if let Some(c) = self.compliance.get(&beneficiary) {
+            return Ok(c.clone());
+        }
+        let context = tx.compliance_context(self.b.account_id, beneficiary).await?;
+        let c = if context.rules.is_some()
+            || context.list_version.is_some()
+            || context.beneficiary_review.as_deref() == Some("open")
+        {
+            Compliance::General
+        } else {
+            Compliance::Review(context.beneficiary_review)
+        };
+        self.compliance.insert(beneficiary, c.clone());
+        Ok(c)
+    }
+
+    /// Whether the row must go through the single-payout path (decided before anything of it
+    /// is written; the single-payout path then checks it all again).
+    async fn needs_general(&mut self, tx: &mut dyn WriteTx, p: &NewPayout) -> Result<bool, CommandError> {
+        if !self.enabled || p.created_by.is_some() || p.quote_id.is_some() || !p.documentation.is_empty() {
+            return Ok(true);
+        }
+        let BeneficiarySource::Stored(id) = &p.beneficiary else { return Ok(true) };
+        match self.beneficiary(tx, *id).await? {
+            // Refused as `create_locked` refuses it.
+            None => Ok(false),
+            Some(_) => Ok(matches!(self.compliance(tx, *id).await?, Compliance::General)),
+        }
+    }
+
+    /// `create_locked` for a row `needs_general` let through, up to the writes, which are
+    /// returned (and the running balance moved) instead of written.
+    async fn hold(
+        &mut self,
+        tx: &mut dyn WriteTx,
+        ctx: &Ctx<'_>,
+        row_number: i64,
+        p: &NewPayout,
+    ) -> Result<BatchPayoutHold, CommandError> {
+        let id = Uuid::now_v7();
+        let BeneficiarySource::Stored(beneficiary_id) = &p.beneficiary else {
+            return Err(CommandError::Internal("the bulk path was given an inline beneficiary".into()));
+        };
+        let beneficiary = self.beneficiary(tx, *beneficiary_id).await?.ok_or_else(|| CommandError::Rejected {
+            field: "beneficiary_id",
+            code: "beneficiary_not_found",
+            message: "no active beneficiary with this id".into(),
+        })?;
+        let (payout_currency, payout_amount, client_rate) = match self.locked {
+            Some(l) => l.resolve(p)?,
+            None => super::payouts::without_quote(p)?,
+        };
+        super::payouts::check_against_beneficiary(p, &beneficiary, payout_currency)?;
+        let future = super::payouts::check_payout_date(p, &beneficiary, ctx)?;
+        let (fee_paid_by, fee, total) = super::payouts::fee_and_total(ctx, p, &beneficiary)?;
+        match self.compliance(tx, beneficiary.id).await? {
+            Compliance::Review(Some(review)) if review == "rejected" => {
+                return Err(CommandError::Rejected {
+                    field: "beneficiary_id",
+                    code: "beneficiary_rejected",
+                    message: "compliance rejected this beneficiary; it cannot be paid".into(),
+                });
+            }
+            Compliance::Review(_) => {}
+            Compliance::General => {
+                return Err(CommandError::Internal("the bulk path was given a row compliance must check".into()));
+            }
+        }
+        let entry = rules::hold(p.account, p.currency, total, Reference { kind: "payout", id });
+        // The guarded balance update of `post_entry`, against the running balance.
+        let mut moved = Vec::new();
+        for (key, delta) in entry.net_changes() {
+            if key.must_stay_non_negative() && delta != 0 {
+                let balance = match self.balances.get(&key) {
+                    Some(balance) => *balance,
+                    None => tx.ledger_balance(&key).await?,
+                };
+                match balance.checked_add(delta) {
+                    Some(after) if after >= 0 => moved.push((key, after)),
+                    _ => return Err(CommandError::InsufficientFunds { currency: p.currency.code().to_owned() }),
+                }
+            }
+        }
+        self.balances.extend(moved);
+        let state = if future { PayoutState::Scheduled } else { PayoutState::ReadyToSend };
+        let row = PayoutRow {
+            id,
+            account_id: p.account,
+            short_reference_id: ctx.short_ref("P"),
+            unique_request_id: p.unique_request_id.clone(),
+            currency: p.currency.code().to_owned(),
+            amount: p.amount.minor(),
+            fee_amount: fee.minor(),
+            fee_paid_by: fee_paid_by.map(|f| f.code().to_owned()),
+            payout_currency: payout_currency.code().to_owned(),
+            payout_amount: payout_amount.minor(),
+            quote_id: self.locked.filter(|_| client_rate.is_some()).map(|l| l.quote_id),
+            client_rate,
+            purpose_code: p.purpose.code().to_owned(),
+            payout_reference: p.payout_reference.clone(),
+            payout_date: p.payout_date,
+            payment_method: beneficiary.payment_method.clone(),
+            clearing_system: beneficiary.clearing_system.clone(),
+            beneficiary_id: beneficiary.id,
+            beneficiary: super::payouts::beneficiary_snapshot(&beneficiary),
+            payer: p.payer.clone(),
+            documentation: Value::Array(Vec::new()),
+            state: state.code().to_owned(),
+            failure_reason: None,
+            failure_returned_amount: 0,
+            created_at: ctx.now,
+            updated_at: ctx.now,
+            completed_at: None,
+            created_by: p.created_by,
+            approved_by: None,
+            approved_at: None,
+        };
+        let event = event(p.account, "PAYOUT", "payout.ready.send", id, payout_data(&row), ctx.now);
+        Ok(BatchPayoutHold { row_number, entry, entry_id: Uuid::now_v7(), payout: row, event: Some(event) })
+    }
+
+    /// Write the queued rows (their payouts, and their items marked CREATED).
+    async fn flush(&mut self, tx: &mut dyn WriteTx, ctx: &Ctx<'_>) -> Result<(), CommandError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        tx.hold_batch_payouts(self.b.id, &self.pending, ctx.now).await.map_err(|e| match e {
+            // The running balance said it was covered: something else moved the balance.
+            outlay_store::PostError::Insufficient { key } => {
+                CommandError::Internal(format!("the balance {key} changed under a batch release"))
+            }
+            outlay_store::PostError::Invalid(e) => CommandError::Internal(format!("invalid ledger entry: {e}")),
+            outlay_store::PostError::Store(e) => e.into(),
+        })?;
+        self.held += i64::try_from(self.pending.len()).unwrap_or(i64::MAX);
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// The single-payout path is about to move balances: read them again afterwards.
+    fn forget_balances(&mut self) {
+        self.balances.clear();
+    }
 }
 
 async fn complete_if_done(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, b: &mut PayoutBatchRow) -> Result<(), CommandError> {

@@ -95,6 +95,7 @@ pub async fn apply(cmd: &Command, tx: &mut dyn WriteTx, ctx: &Ctx<'_>) -> Result
         Command::ReplayWebhookEvents(r) => webhooks::replay(tx, ctx, r).await,
         Command::ClaimWebhookDeliveries { limit, lease } => webhooks::claim(tx, ctx, *limit, *lease).await,
         Command::RecordWebhookAttempt(a) => webhooks::record_attempt(tx, ctx, a).await,
+        Command::RecordWebhookAttempts(a) => webhooks::record_attempts(tx, ctx, a).await,
         Command::SendPayouts { payouts, reason, rail } => {
             payouts::send_many(tx, ctx, payouts, reason, rail.as_deref()).await
         }
@@ -118,6 +119,7 @@ pub async fn apply(cmd: &Command, tx: &mut dyn WriteTx, ctx: &Ctx<'_>) -> Result
         Command::ResealSecrets => Ok(Outcome::Resealed(tx.reseal_secrets().await?)),
         // --- reports ---
         Command::CreateReport(r) => reports::create(tx, ctx, r).await,
+        Command::ScheduleReports(asks) => reports::schedule(tx, ctx, asks).await,
         Command::ClaimReports { limit, lease } => reports::claim(tx, ctx, *limit, *lease).await,
         Command::FinishReport(f) => reports::finish(tx, ctx, f).await,
         // --- wallets ---

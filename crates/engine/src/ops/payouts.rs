@@ -135,6 +135,22 @@ pub(crate) fn check_payout_date(p: &NewPayout, b: &BeneficiaryRow, ctx: &Ctx<'_>
     Ok(p.payout_date > today)
 }
 
+/// A payout without a quote pays what it debits, in the same currency.
+pub(crate) fn without_quote(p: &NewPayout) -> Result<(Currency, Amount, Option<String>), CommandError> {
+    let payout_currency = p.payout_currency.unwrap_or(p.currency);
+    if payout_currency != p.currency {
+        return Err(rejected(
+            "quote_id",
+            "quote_required",
+            "a cross-currency payout needs a quote_id from POST /api/v1/conversion/quote with transaction_type payout",
+        ));
+    }
+    if p.payout_amount.is_some_and(|a| a != p.amount) {
+        return Err(rejected("payout_amount", "amount_mismatch", "without a quote, payout_amount must equal amount"));
+    }
+    Ok((p.currency, p.amount, None))
+}
+
 /// Resolve the amount the beneficiary receives, consuming the quote if there is one.
 async fn resolve_fx(
     tx: &mut dyn WriteTx,
@@ -142,24 +158,7 @@ async fn resolve_fx(
     p: &NewPayout,
     payout_id: Uuid,
 ) -> Result<(Currency, Amount, Option<String>), CommandError> {
-    let Some(quote_id) = p.quote_id else {
-        let payout_currency = p.payout_currency.unwrap_or(p.currency);
-        if payout_currency != p.currency {
-            return Err(rejected(
-                "quote_id",
-                "quote_required",
-                "a cross-currency payout needs a quote_id from POST /api/v1/conversion/quote with transaction_type payout",
-            ));
-        }
-        if p.payout_amount.is_some_and(|a| a != p.amount) {
-            return Err(rejected(
-                "payout_amount",
-                "amount_mismatch",
-                "without a quote, payout_amount must equal amount",
-            ));
-        }
-        return Ok((p.currency, p.amount, None));
-    };
+    let Some(quote_id) = p.quote_id else { return without_quote(p) };
     // The quote records which payout used it.
     let quote = super::fx::consume_quote_for(tx, p.account, quote_id, "payout", payout_id, ctx.now).await?;
     let mismatch = |field: &'static str, what: &str| {
@@ -201,6 +200,21 @@ async fn documents(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, p: &NewPayout) -> Result
     Ok(Value::Array(out))
 }
 
+/// Who pays the fee, the fee, and what the payout holds (amount plus fee).
+pub(crate) fn fee_and_total(
+    ctx: &Ctx<'_>,
+    p: &NewPayout,
+    beneficiary: &BeneficiaryRow,
+) -> Result<(Option<FeePaidBy>, Amount, Amount), CommandError> {
+    // fee_paid_by is only effective for SWIFT (UQPAY): a LOCAL payout records none.
+    let fee_paid_by = if beneficiary.payment_method == "SWIFT" { p.fee_paid_by } else { None };
+    let too_large = || rejected("amount", "amount_too_large", "amount plus fee is too large");
+    let fee =
+        ctx.config.fees.fee(&beneficiary.payment_method, fee_paid_by, p.currency, p.amount).ok_or_else(too_large)?;
+    let total = p.amount.checked_add(fee).ok_or_else(too_large)?;
+    Ok((fee_paid_by, fee, total))
+}
+
 pub async fn create(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, p: &NewPayout) -> Result<Outcome, CommandError> {
     create_locked(tx, ctx, p, None).await
 }
@@ -222,18 +236,7 @@ pub async fn create_locked(
     check_against_beneficiary(p, &beneficiary, payout_currency)?;
     let future = check_payout_date(p, &beneficiary, ctx)?;
     let documentation = documents(tx, ctx, p).await?;
-    let swift = beneficiary.payment_method == "SWIFT";
-    // fee_paid_by is only effective for SWIFT (UQPAY): a LOCAL payout records none.
-    let fee_paid_by: Option<FeePaidBy> = if swift { p.fee_paid_by } else { None };
-    let fee = ctx
-        .config
-        .fees
-        .fee(&beneficiary.payment_method, fee_paid_by, p.currency, p.amount)
-        .ok_or_else(|| rejected("amount", "amount_too_large", "amount plus fee is too large"))?;
-    let total = p
-        .amount
-        .checked_add(fee)
-        .ok_or_else(|| rejected("amount", "amount_too_large", "amount plus fee is too large"))?;
+    let (fee_paid_by, fee, total) = fee_and_total(ctx, p, &beneficiary)?;
     // Sanctions screening and the account's rules: a refusal ends here, a review holds it.
     let check = super::compliance::check_payout(tx, ctx, p.account, p.currency, p.amount, &beneficiary).await?;
     let hold = rules::hold(p.account, p.currency, total, reference(id));

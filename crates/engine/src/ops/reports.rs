@@ -40,6 +40,20 @@ pub async fn create(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, r: &NewReport) -> Resul
     Ok(Outcome::Report { report: Box::new(row), created })
 }
 
+/// Create each report not made yet, in (account, kind) order: the unique index's row locks are
+/// then taken in the same order by every node.
+pub async fn schedule(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, asks: &[NewReport]) -> Result<Outcome, CommandError> {
+    let mut ordered: Vec<&NewReport> = asks.iter().collect();
+    ordered.sort_by(|a, b| (a.account, a.kind.as_str()).cmp(&(b.account, b.kind.as_str())));
+    let mut created = 0;
+    for ask in ordered {
+        if let Outcome::Report { created: true, .. } = create(tx, ctx, ask).await? {
+            created += 1;
+        }
+    }
+    Ok(Outcome::ReportsScheduled { created })
+}
+
 pub async fn claim(
     tx: &mut dyn WriteTx,
     ctx: &Ctx<'_>,

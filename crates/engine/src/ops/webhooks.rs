@@ -127,24 +127,41 @@ pub async fn claim(
 /// (`outlay_core::webhooks::next_attempt_at`) until three days after the first attempt, then
 /// failed.
 pub async fn record_attempt(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, a: &WebhookAttempt) -> Result<Outcome, CommandError> {
+    let record = attempt_record(ctx, a);
+    let recorded = tx.record_webhook_attempt(&record).await?;
+    Ok(Outcome::WebhookAttemptRecorded { status: record.status, recorded })
+}
+
+/// [`record_attempt`] for many attempts, written together.
+pub async fn record_attempts(
+    tx: &mut dyn WriteTx,
+    ctx: &Ctx<'_>,
+    attempts: &[WebhookAttempt],
+) -> Result<Outcome, CommandError> {
+    let records: Vec<WebhookAttemptRecord> = attempts.iter().map(|a| attempt_record(ctx, a)).collect();
+    let recorded = tx.record_webhook_attempts(&records).await?;
+    Ok(Outcome::WebhookAttemptsRecorded(records.into_iter().map(|r| r.status).zip(recorded).collect()))
+}
+
+fn attempt_record(ctx: &Ctx<'_>, a: &WebhookAttempt) -> WebhookAttemptRecord {
+    // From when the attempt ended, not when its result is written (never later than now).
+    let now = a.finished_at.min(ctx.now);
     let (status, next) = if a.succeeded {
-        ("succeeded", ctx.now)
+        ("succeeded", now)
     } else {
         let jitter: f64 = rand::rng().random();
-        match next_attempt_at(a.attempt, a.first_attempt_at, ctx.now, jitter) {
+        match next_attempt_at(a.attempt, a.first_attempt_at, now, jitter) {
             Some(at) => ("pending", at),
-            None => ("failed", ctx.now),
+            None => ("failed", now),
         }
     };
-    let record = WebhookAttemptRecord {
+    WebhookAttemptRecord {
         delivery_id: a.delivery_id,
         attempt: a.attempt,
         status: status.to_owned(),
         next_attempt_at: next,
         status_code: a.status_code.map(i32::from),
         error: a.error.as_ref().map(|e| e.chars().take(MAX_ERROR_CHARS).collect()),
-        at: ctx.now,
-    };
-    let recorded = tx.record_webhook_attempt(&record).await?;
-    Ok(Outcome::WebhookAttemptRecorded { status: status.to_owned(), recorded })
+        at: now,
+    }
 }

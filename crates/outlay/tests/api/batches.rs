@@ -20,6 +20,8 @@ both_backends!(
     batch_completes_when_the_rail_finishes_its_rows,
     hundred_thousand_row_file_is_ingested,
     a_release_a_crash_interrupted_resumes_at_start,
+    bulk_partial_release_reports_refused_rows_and_runs_out_of_balance_part_way,
+    bulk_all_or_nothing_release_undoes_everything_at_a_refused_row,
 );
 
 const TODAY: &str = "2026-11-24";
@@ -463,6 +465,203 @@ async fn a_release_a_crash_interrupted_resumes_at_start(backend: Backend) {
     assert_eq!(got["counts"]["READY_TO_SEND"], 3, "{got}");
     assert_eq!(app.balance(&token, "SGD").await["pending_balance"], "60.00");
     peer.stop().await.expect("peer stops");
+    app.assert_ledger_verifies();
+    app.finish().await;
+}
+
+// --- the bulk release path (issue 6) ---
+
+/// One number from the test database (a `SELECT COUNT(*)`).
+async fn raw_count(app: &TestApp, sql: &str) -> i64 {
+    if let Some(path) = app.database_url.strip_prefix("sqlite://") {
+        let conn = rusqlite::Connection::open(path).expect("open sqlite");
+        conn.query_row(sql, [], |r| r.get(0)).expect("raw count")
+    } else {
+        let (client, conn) = tokio_postgres::connect(&app.database_url, tokio_postgres::NoTls).await.expect("connect");
+        tokio::spawn(conn);
+        client.query_one(sql, &[]).await.expect("raw count").get(0)
+    }
+}
+
+/// A second stored beneficiary, deleted later so that its rows are refused at release.
+async fn second_beneficiary(app: &TestApp, token: &str) -> String {
+    let r = app
+        .post(
+            "/api/v1/beneficiaries",
+            token,
+            &json!({
+                "entity_type": "COMPANY",
+                "company_name": "Merlion Supplies Pte Ltd",
+                "payment_method": "LOCAL",
+                "bank_details": {
+                    "bank_country_code": "SG",
+                    "account_currency_code": "SGD",
+                    "account_holder": "Merlion Supplies Pte Ltd",
+                    "account_number": "9876543210",
+                    "swift_code": "DBSSSGSG",
+                    "clearing_system": "FAST"
+                }
+            }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body["beneficiary_id"].as_str().expect("beneficiary_id").to_owned()
+}
+
+/// A row with an inline beneficiary: it goes through the single-payout path.
+fn inline_row(amount: &str, reference: &str) -> Value {
+    json!({
+        "currency": "SGD",
+        "amount": amount,
+        "purpose_code": "WAGES_SALARY",
+        "payout_reference": reference,
+        "payout_date": TODAY,
+        "beneficiary": {
+            "entity_type": "COMPANY",
+            "company_name": "Orchard Goods Pte Ltd",
+            "payment_method": "LOCAL",
+            "bank_details": {
+                "bank_country_code": "SG",
+                "account_currency_code": "SGD",
+                "account_holder": "Orchard Goods Pte Ltd",
+                "account_number": "5550001111",
+                "swift_code": "DBSSSGSG",
+                "clearing_system": "FAST"
+            }
+        }
+    })
+}
+
+/// Validated while both beneficiaries exist, approved after one was deleted: the rows are
+/// released by the bulk path except the inline one (single-payout path, in the middle), the
+/// deleted beneficiary's row is refused, and the balance runs out part-way (a row refused, the
+/// next smaller one still held, the last one refused).
+async fn bulk_partial_release_reports_refused_rows_and_runs_out_of_balance_part_way(backend: Backend) {
+    let (app, client, token, beneficiary) = setup(backend, None).await;
+    let other = second_beneficiary(&app, &token).await;
+    app.fund(&token, "SGD", "100.00").await;
+    let approver = app.credential(&client, "approver").await;
+    let checker = app.token(&approver).await;
+    let body = json!({"mode": "PARTIAL", "payouts": [
+        row(&beneficiary, "30.00", "A"),
+        row(&other, "5.00", "B"),
+        inline_row("50.00", "C"),
+        row(&beneficiary, "40.00", "D"),
+        row(&beneficiary, "20.00", "E"),
+        row(&beneficiary, "1.00", "F"),
+    ]});
+    let r = app.post("/api/v1/payout_batches", &token, &body).await;
+    assert_eq!(r.body["batch_status"], "PENDING_APPROVAL", "{}", r.text);
+    assert_eq!(r.body["valid_rows"], 6, "{}", r.text);
+    let batch = id(&r.body);
+    let r = app.post(&format!("/api/v1/beneficiaries/{other}/delete"), &token, &json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    let r = app.post(&format!("/api/v1/payout_batches/{batch}/approve"), &checker, &json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["batch_status"], "PROCESSING", "{}", r.text);
+    let all = items(&app, &token, &batch, "page_size=10").await;
+    let rows = all["data"].as_array().expect("data");
+    let statuses: Vec<&str> = rows.iter().filter_map(|r| r["item_status"].as_str()).collect();
+    assert_eq!(statuses, ["CREATED", "FAILED", "CREATED", "FAILED", "CREATED", "FAILED"], "{all}");
+    let codes: Vec<&str> = rows.iter().filter_map(|r| r["error"]["code"].as_str()).collect();
+    assert_eq!(codes, ["beneficiary_not_found", "insufficient_balance", "insufficient_balance"], "{all}");
+    let b = app.balance(&token, "SGD").await;
+    assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("0.00"), Some("100.00")));
+
+    // Each held row is a payout like any other: its history, its event, its batch.
+    let got = app.get(&format!("/api/v1/payout_batches/{batch}"), &token).await;
+    assert_eq!(got.body["counts"]["READY_TO_SEND"], 3, "{}", got.text);
+    assert_eq!(got.body["counts"]["FAILED"], 3, "{}", got.text);
+    let payouts = app.get("/api/v1/payouts?page_size=10", &token).await;
+    assert_eq!(payouts.body["total_items"], 3, "{}", payouts.text);
+    let first = rows[0]["payout_id"].as_str().expect("payout id");
+    let p = app.get(&format!("/api/v1/payouts/{first}"), &token).await;
+    assert_eq!(p.body["payout_status"], "READY_TO_SEND", "{}", p.text);
+    assert_eq!(p.body["amount"], "30.00", "{}", p.text);
+    assert_eq!(p.body["beneficiary"]["beneficiary_id"], beneficiary.as_str(), "{}", p.text);
+    let history = raw_count(
+        &app,
+        &format!(
+            "SELECT COUNT(*) FROM payout_transitions WHERE payout_id = '{first}' AND seq = 1 \
+             AND to_state = 'READY_TO_SEND' AND reason = 'created'"
+        ),
+    )
+    .await;
+    assert_eq!(history, 1);
+    let events = raw_count(&app, "SELECT COUNT(*) FROM events WHERE event_type = 'payout.ready.send'").await;
+    assert_eq!(events, 3);
+    let in_batch = raw_count(&app, &format!("SELECT COUNT(*) FROM payouts WHERE batch_id = '{batch}'")).await;
+    assert_eq!(in_batch, 3);
+    app.assert_ledger_verifies();
+    app.finish().await;
+}
+
+/// ALL_OR_NOTHING through the bulk path: a row refused in the middle (its beneficiary deleted
+/// after validation) undoes the rows already held, bulk and single-payout ones alike; so does a
+/// balance that runs out part-way.
+async fn bulk_all_or_nothing_release_undoes_everything_at_a_refused_row(backend: Backend) {
+    let (app, client, token, beneficiary) = setup(backend, None).await;
+    let other = second_beneficiary(&app, &token).await;
+    app.fund(&token, "SGD", "100.00").await;
+    let approver = app.credential(&client, "approver").await;
+    let checker = app.token(&approver).await;
+    let body = json!({"payouts": [
+        row(&beneficiary, "10.00", "A"),
+        inline_row("10.00", "B"),
+        row(&other, "10.00", "C"),
+        row(&beneficiary, "10.00", "D"),
+    ]});
+    let r = app.post("/api/v1/payout_batches", &token, &body).await;
+    assert_eq!(r.body["batch_status"], "PENDING_APPROVAL", "{}", r.text);
+    let batch = id(&r.body);
+    let r = app.post(&format!("/api/v1/beneficiaries/{other}/delete"), &token, &json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = app.post(&format!("/api/v1/payout_batches/{batch}/approve"), &checker, &json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["batch_status"], "FAILED", "{}", r.text);
+    assert_eq!(r.body["failure_code"], "rows_refused", "{}", r.text);
+    assert!(r.body["failure_reason"].as_str().is_some_and(|m| m.contains("row 3")), "{}", r.text);
+    let all = items(&app, &token, &batch, "page_size=10").await;
+    let statuses: Vec<&str> =
+        all["data"].as_array().expect("data").iter().filter_map(|r| r["item_status"].as_str()).collect();
+    assert_eq!(statuses, ["CANCELLED", "CANCELLED", "FAILED", "CANCELLED"], "{all}");
+    assert_eq!(all["data"][2]["error"]["code"], "beneficiary_not_found", "{all}");
+    let b = app.balance(&token, "SGD").await;
+    assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("100.00"), Some("0.00")));
+    let payouts = app.get("/api/v1/payouts", &token).await;
+    assert_eq!(payouts.body["total_items"], 0, "{}", payouts.text);
+    app.assert_ledger_verifies();
+
+    // The balance runs out at the fourth row, after a single-payout row: nothing is held.
+    let body = json!({"payouts": [
+        row(&beneficiary, "30.00", "E"),
+        inline_row("50.00", "F"),
+        row(&beneficiary, "15.00", "G"),
+        row(&beneficiary, "15.00", "H"),
+    ]});
+    let r = app.post("/api/v1/payout_batches", &token, &body).await;
+    let batch = id(&r.body);
+    let r = app.post(&format!("/api/v1/payout_batches/{batch}/approve"), &checker, &json!({})).await;
+    assert_eq!(r.body["batch_status"], "FAILED", "{}", r.text);
+    assert_eq!(r.body["failure_code"], "insufficient_balance", "{}", r.text);
+    assert!(r.body["failure_reason"].as_str().is_some_and(|m| m.contains("row 4")), "{}", r.text);
+    let b = app.balance(&token, "SGD").await;
+    assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("100.00"), Some("0.00")));
+    app.assert_ledger_verifies();
+
+    // Covered: every row is held, and the ledger still verifies.
+    let body = json!({"payouts": [
+        row(&beneficiary, "30.00", "I"),
+        inline_row("50.00", "J"),
+        row(&beneficiary, "20.00", "K"),
+    ]});
+    let r = app.post("/api/v1/payout_batches", &token, &body).await;
+    let batch = id(&r.body);
+    let r = app.post(&format!("/api/v1/payout_batches/{batch}/approve"), &checker, &json!({})).await;
+    assert_eq!(r.body["batch_status"], "PROCESSING", "{}", r.text);
+    let b = app.balance(&token, "SGD").await;
+    assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("0.00"), Some("100.00")));
     app.assert_ledger_verifies();
     app.finish().await;
 }

@@ -10,7 +10,53 @@ use time::macros::datetime;
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp};
 
-both_backends!(two_nodes_one_balance_no_overdraft_each_payout_sent_once, a_worker_node_serves_health_only);
+both_backends!(
+    two_nodes_one_balance_no_overdraft_each_payout_sent_once,
+    a_worker_node_serves_health_only,
+    one_key_raced_through_two_nodes_runs_once
+);
+
+/// Each idempotency key sent to both nodes at the same moment: both answer the same response
+/// and the withdrawal exists once. (Both nodes' API look-ups miss the key, so the race is decided
+/// in the writers: on PostgreSQL the loser's queued insert of the key fails at commit and its
+/// batch reruns strictly, which replays the winner's answer.)
+async fn one_key_raced_through_two_nodes_runs_once(backend: Backend) {
+    let settle = std::time::Duration::from_secs(3600);
+    let app = TestApp::spawn_full(backend, true, settle).await;
+    let peer = app.spawn_peer(outlay::config::Role::Api, settle).await;
+    let peer_base = format!("http://{}", peer.addr);
+    let client = app.create_account("Twice Sent Co", None);
+    app.set_bank_account(&client.account_id);
+    let token = app.token(&client).await;
+    app.fund(&token, "USD", "100.00").await;
+    let send = |base: String, key: String| {
+        let (http, token) = (app.http.clone(), token.clone());
+        async move {
+            let r = http
+                .post(format!("{base}/api/v1/withdrawals"))
+                .header("x-auth-token", format!("Bearer {token}"))
+                .header("x-idempotency-key", key)
+                .json(&json!({"currency": "USD", "amount": "1.00"}))
+                .send()
+                .await
+                .expect("send");
+            (r.status(), r.text().await.expect("body"))
+        }
+    };
+    let keys: Vec<String> = (0..30).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let pairs = keys.iter().map(|key| {
+        let (here, there) = (send(app.base.clone(), key.clone()), send(peer_base.clone(), key.clone()));
+        async move { futures::join!(here, there) }
+    });
+    for ((s1, b1), (s2, b2)) in join_all(pairs).await {
+        assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK), "{b1} / {b2}");
+        assert_eq!(b1, b2, "both nodes answer the first response");
+    }
+    assert_eq!(app.get("/api/v1/withdrawals?page_size=100", &token).await.body["total_items"], 30);
+    assert_eq!(app.balance(&token, "USD").await["available_balance"], "70.00");
+    app.assert_ledger_verifies();
+    app.finish().await;
+}
 
 async fn two_nodes_one_balance_no_overdraft_each_payout_sent_once(backend: Backend) {
     let settle = std::time::Duration::from_secs(2);

@@ -20,6 +20,7 @@ both_backends!(
     accounts_are_isolated_and_deleting_an_endpoint_stops_deliveries,
     rotating_the_secret_signs_with_the_new_one,
     production_requires_https_to_a_public_host,
+    delivery_metrics_are_scraped,
 );
 
 async fn client_app(backend: Backend, name: &str) -> (TestApp, Credentials, String) {
@@ -509,5 +510,64 @@ async fn production_requires_https_to_a_public_host(backend: Backend) {
     }
     let r = app.post("/api/v1/webhook_endpoints", &token, &json!({"url": "https://hooks.example.com/uqpay"})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    app.finish().await;
+}
+
+/// The value of the first sample of `name` (with exactly `labels`, e.g. `{result="succeeded"}`,
+/// or none) in a Prometheus text exposition.
+fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
+    let prefix = format!("{name}{labels} ");
+    text.lines().find_map(|l| l.strip_prefix(prefix.as_str())).and_then(|v| v.trim().parse().ok())
+}
+
+/// Issue 6: delivery counters by result, lag (event created -> delivered, engine clock) and the
+/// sampled queue depths, on the metrics listener. The recorder is process-wide (other tests'
+/// servers count too), so counters are checked as lower bounds.
+async fn delivery_metrics_are_scraped(backend: Backend) {
+    let (app, _client, token) = client_app(backend, "Measured Hooks Ltd").await;
+    let receiver = WebhookReceiver::start().await;
+    receiver.answer(503);
+    register(&app, &token, &receiver, &["deposit.pending"]).await;
+    pending_deposit(&app, &token, &[], "7.00").await;
+    wait_for_log(&app, &token, "", "the failed first attempt", |rows| {
+        rows.len() == 1 && rows[0]["attempts"] == 1 && rows[0]["last_status_code"] == 503
+    })
+    .await;
+    // The retry succeeds 31 s after the event on the engine's clock: that is its lag.
+    receiver.answer(200);
+    app.clock.advance(time::Duration::seconds(31));
+    receiver.wait_for("the retried event", |r| r.len() == 1).await;
+    wait_for_log(&app, &token, "", "the delivery recorded", |rows| rows[0]["status"] == "SUCCEEDED").await;
+
+    let metrics_addr = app.server.as_ref().and_then(|s| s.metrics_addr).expect("metrics listener");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let text = loop {
+        let text =
+            reqwest::get(format!("http://{metrics_addr}/metrics")).await.expect("scrape").text().await.expect("text");
+        // The gauges are sampled every second by the worker.
+        let ready = sample(&text, "outlay_webhook_deliveries_total", "{result=\"succeeded\"}").is_some()
+            && sample(&text, "outlay_webhook_queue_depth", "").is_some()
+            && sample(&text, "outlay_jobs_queue_depth", "{kind=\"rail.submit\"}").is_some();
+        if ready {
+            break text;
+        }
+        assert!(std::time::Instant::now() < deadline, "metrics missing: {text}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let succeeded = sample(&text, "outlay_webhook_deliveries_total", "{result=\"succeeded\"}");
+    let retrying = sample(&text, "outlay_webhook_deliveries_total", "{result=\"retrying\"}");
+    assert!(succeeded >= Some(1.0) && retrying >= Some(1.0), "{text}");
+    // A histogram: this delivery alone contributes 31 s to the sum.
+    let lag_count = sample(&text, "outlay_webhook_lag_seconds_count", "");
+    let lag_sum = sample(&text, "outlay_webhook_lag_seconds_sum", "");
+    assert!(lag_count >= Some(1.0) && lag_sum >= Some(31.0), "{text}");
+    assert!(text.contains("outlay_webhook_lag_seconds_bucket{le=\""), "{text}");
+    // Lag has its own buckets (retries take minutes to days), not the request-latency ones.
+    assert!(text.contains("outlay_webhook_lag_seconds_bucket{le=\"3600\"}"), "{text}");
+    for (name, labels) in [("outlay_webhook_queue_depth", ""), ("outlay_jobs_queue_depth", "{kind=\"rail.submit\"}")] {
+        let depth = sample(&text, name, labels).expect("sampled");
+        assert!(depth >= 0.0 && depth.fract() == 0.0, "{name}: {depth}");
+    }
+    assert_eq!(receiver.bad_signatures(), 0);
     app.finish().await;
 }

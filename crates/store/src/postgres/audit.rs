@@ -32,7 +32,7 @@ pub const SQL_HEADS: &str = "SELECT account_id, seq, head_hash FROM audit_chains
 pub const SQL_LOCK_CREATE: &str = "INSERT INTO audit_chains (account_id, seq, head_hash) \
     SELECT id, 0, $2 FROM UNNEST($1::uuid[]) AS t(id) ON CONFLICT (account_id) DO NOTHING";
 pub const SQL_LOCK: &str =
-    "SELECT account_id FROM audit_chains WHERE account_id = ANY($1) ORDER BY account_id FOR UPDATE";
+    "SELECT account_id, seq, head_hash FROM audit_chains WHERE account_id = ANY($1) ORDER BY account_id FOR UPDATE";
 pub const SQL_HEAD: &str = "SELECT seq, head_hash FROM audit_chains WHERE account_id = $1 FOR UPDATE";
 pub const SQL_HEAD_CREATE: &str =
     "INSERT INTO audit_chains (account_id, seq, head_hash) VALUES ($1, 0, $2) ON CONFLICT (account_id) DO NOTHING";

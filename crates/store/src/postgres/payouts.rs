@@ -183,20 +183,19 @@ pub fn sql_payouts() -> String {
     )
 }
 
-pub const SQL_PAYOUT_INSERT: &str = concat!(
-    "INSERT INTO payouts (",
-    payout_cols!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
-     $23, $24, $25, $26, $27, $28, $29, $30)"
-);
-
 pub const SQL_PAYOUT_SET_APPROVAL: &str = "UPDATE payouts SET approved_by = $2, approved_at = $3 WHERE id = $1";
 
 pub const SQL_PAYOUT_CREATED_REASON: &str =
     "UPDATE payout_transitions SET reason = $2 WHERE payout_id = $1 AND seq = 1";
 
-pub const SQL_PAYOUT_FIRST_TRANSITION: &str = "INSERT INTO payout_transitions (payout_id, seq, from_state, to_state, \
-    reason, at) VALUES ($1, 1, NULL, $2, 'created', $3)";
+/// The payout and its first transition in one statement (one round of work for the server).
+pub const SQL_PAYOUT_CREATE: &str = concat!(
+    "WITH p AS (INSERT INTO payouts (",
+    payout_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
+     $23, $24, $25, $26, $27, $28, $29, $30)) \
+     INSERT INTO payout_transitions (payout_id, seq, from_state, to_state, reason, at) VALUES ($1, 1, NULL, $22, 'created', $25)"
+);
 
 pub const SQL_PAYOUT_SET_STATE: &str = "UPDATE payouts SET state = $2, failure_reason = COALESCE($3, failure_reason), \
     failure_returned_amount = $4, completed_at = COALESCE($5, completed_at), updated_at = $6 \
@@ -266,6 +265,12 @@ pub struct PayoutParams {
     documentation: String,
 }
 
+impl super::pipeline::Params for PayoutParams {
+    fn params(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+        PayoutParams::params(self)
+    }
+}
+
 impl PayoutParams {
     pub fn new(p: &PayoutRow) -> Self {
         Self {
@@ -316,10 +321,6 @@ impl PayoutParams {
             &p.approved_by,
             &p.approved_at,
         ]
-    }
-
-    pub fn created_at(&self) -> &time::OffsetDateTime {
-        &self.row.created_at
     }
 }
 

@@ -81,6 +81,10 @@ const SQL_DELIVERIES: &str = concat!(
 );
 const SQL_DUE: &str = "SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
      AND (lease_until IS NULL OR lease_until <= $1))";
+const SQL_QUEUE_DEPTH: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM webhook_deliveries WHERE status = 'pending' \
+     AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) LIMIT 100000) due";
+const SQL_JOBS_QUEUE_DEPTH: &str = "SELECT kind, COUNT(*) FROM jobs WHERE (status = 'queued' AND run_at <= $1) \
+     OR (status = 'running' AND lease_until <= $1) GROUP BY kind ORDER BY kind";
 const SQL_EVENT: &str = concat!("SELECT ", event_cols!(), " FROM events e WHERE e.id = $1");
 const SQL_FAIL_PENDING: &str = "UPDATE webhook_deliveries SET status = 'failed', lease_until = NULL, last_error = $3, \
      next_attempt_at = $2 WHERE endpoint_id = $1 AND status = 'pending'";
@@ -99,6 +103,12 @@ const SQL_CLAIM: &str = concat!(
 );
 const SQL_RECORD: &str = "UPDATE webhook_deliveries SET status = $3, next_attempt_at = $4, lease_until = NULL, \
      last_status_code = $5, last_error = $6, delivered_at = $7 WHERE id = $1 AND attempts = $2 AND status = 'pending'";
+/// Many results in one statement; `(id, attempts)` of the rows it recorded.
+const SQL_RECORD_MANY: &str = "UPDATE webhook_deliveries d SET status = v.status, next_attempt_at = v.next_at, \
+     lease_until = NULL, last_status_code = v.code, last_error = v.error, delivered_at = v.delivered \
+     FROM unnest($1::uuid[], $2::int4[], $3::text[], $4::timestamptz[], $5::int4[], $6::text[], $7::timestamptz[]) \
+       AS v(id, attempt, status, next_at, code, error, delivered) \
+     WHERE d.id = v.id AND d.attempts = v.attempt AND d.status = 'pending' RETURNING d.id, d.attempts";
 const SQL_REPLAY_COUNT: &str = concat!("SELECT COUNT(*) FROM events e WHERE ", replay_events!());
 const SQL_REPLAY: &str = concat!(
     "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, account_id, generation, status, attempts, next_attempt_at, created_at) \
@@ -110,6 +120,10 @@ const SQL_REPLAY: &str = concat!(
      WHERE ",
     replay_events!()
 );
+
+fn count_of_at(r: &Row, at: usize) -> StoreResult<u64> {
+    Ok(u64::try_from(col::<i64>(r, at)?).unwrap_or_default())
+}
 
 fn json_list(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".to_owned())
@@ -220,6 +234,16 @@ impl PgStore {
     pub(super) async fn webhook_deliveries_due_read(&self, now: OffsetDateTime) -> StoreResult<bool> {
         col(&self.row(SQL_DUE, &[&db_time(now)]).await?, 0)
     }
+
+    pub(super) async fn webhook_queue_depth_read(&self, now: OffsetDateTime) -> StoreResult<u64> {
+        count_of(&self.row(SQL_QUEUE_DEPTH, &[&db_time(now)]).await?)
+    }
+
+    /// Here rather than in jobs.rs: it feeds the same metrics sampler as the webhook queue.
+    pub(super) async fn jobs_queue_depth_read(&self, now: OffsetDateTime) -> StoreResult<Vec<(String, u64)>> {
+        let rows = self.rows(SQL_JOBS_QUEUE_DEPTH, &[&db_time(now)]).await?;
+        collect(&rows, |r| Ok((col::<String>(r, 0)?, count_of_at(r, 1)?)))
+    }
 }
 
 impl PgTx<'_> {
@@ -277,6 +301,24 @@ impl PgTx<'_> {
             .exec(SQL_RECORD, &[&a.delivery_id, &a.attempt, &a.status, &next, &a.status_code, &a.error, &delivered])
             .await?;
         Ok(n == 1)
+    }
+
+    pub(super) async fn webhook_record_many(&mut self, records: &[WebhookAttemptRecord]) -> StoreResult<Vec<bool>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = records.iter().map(|a| a.delivery_id).collect();
+        let attempts: Vec<i32> = records.iter().map(|a| a.attempt).collect();
+        let statuses: Vec<&str> = records.iter().map(|a| a.status.as_str()).collect();
+        let next: Vec<OffsetDateTime> = records.iter().map(|a| db_time(a.next_attempt_at)).collect();
+        let codes: Vec<Option<i32>> = records.iter().map(|a| a.status_code).collect();
+        let errors: Vec<Option<&str>> = records.iter().map(|a| a.error.as_deref()).collect();
+        let delivered: Vec<Option<OffsetDateTime>> =
+            records.iter().map(|a| (a.status == "succeeded").then_some(db_time(a.at))).collect();
+        let rows = self.all(SQL_RECORD_MANY, &[&ids, &attempts, &statuses, &next, &codes, &errors, &delivered]).await?;
+        let done: std::collections::HashSet<(Uuid, i32)> =
+            collect(&rows, |r| Ok((col::<Uuid>(r, 0)?, col::<i32>(r, 1)?)))?.into_iter().collect();
+        Ok(records.iter().map(|a| done.contains(&(a.delivery_id, a.attempt))).collect())
     }
 
     pub(super) async fn webhook_count_replay(&mut self, f: &WebhookReplayFilter) -> StoreResult<u64> {

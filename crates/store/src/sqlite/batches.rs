@@ -338,3 +338,264 @@ pub fn mark_created(conn: &Connection, batch: Uuid, created: &[(i64, Uuid)]) -> 
     }
     Ok(())
 }
+
+/// The SQL of one hold entry of a bulk run (the same statements as `post_entry`).
+const SQL_ENTRY_INSERT: &str = "INSERT INTO journal_entries (id, account_id, seq, kind, reference_type, reference_id, \
+    created_at, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+const SQL_LINE_INSERT: &str =
+    "INSERT INTO journal_lines (entry_id, line_no, ledger_account_id, amount) VALUES (?1, ?2, ?3, ?4)";
+
+const SQL_ITEM_CREATED: &str = "UPDATE payout_batch_items SET status = 'CREATED', payout_id = ?3, payload = NULL \
+    WHERE batch_id = ?1 AND row_number = ?2";
+
+/// `insert_payout`'s two statements, with the payout's batch recorded at once (what
+/// `mark_batch_items_created` would set afterwards).
+fn insert_batch_payout(conn: &Connection, p: &crate::PayoutRow, batch: &str) -> StoreResult<()> {
+    use super::payouts::{PAYOUT_COLS, date_text};
+    let sql = format!(
+        "INSERT INTO payouts ({PAYOUT_COLS}, batch_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
+         ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)"
+    );
+    conn.prepare_cached(&sql)?.execute(params![
+        p.id.to_string(),
+        p.account_id.to_string(),
+        p.short_reference_id,
+        p.unique_request_id,
+        p.currency,
+        p.amount,
+        p.fee_amount,
+        p.fee_paid_by,
+        p.payout_currency,
+        p.payout_amount,
+        p.quote_id.map(|q| q.to_string()),
+        p.client_rate,
+        p.purpose_code,
+        p.payout_reference,
+        date_text(p.payout_date),
+        p.payment_method,
+        p.clearing_system,
+        p.beneficiary_id.to_string(),
+        p.beneficiary.to_string(),
+        p.payer.as_ref().map(serde_json::Value::to_string),
+        p.documentation.to_string(),
+        p.state,
+        p.failure_reason,
+        p.failure_returned_amount,
+        ms(p.created_at),
+        ms(p.updated_at),
+        p.completed_at.map(ms),
+        p.created_by.map(|c| c.to_string()),
+        p.approved_by.map(|c| c.to_string()),
+        p.approved_at.map(ms),
+        batch
+    ])?;
+    conn.prepare_cached(
+        "INSERT INTO payout_transitions (payout_id, seq, from_state, to_state, reason, at) VALUES (?1, 1, NULL, ?2, 'created', ?3)",
+    )?
+    .execute(params![p.id.to_string(), p.state, ms(p.created_at)])?;
+    Ok(())
+}
+
+impl super::SqliteTx<'_> {
+    /// `WriteTx::hold_batch_payouts` on SQLite: every ledger account of the run resolved once,
+    /// one guarded balance update per account for the run's net change, each chain's head read
+    /// once and written once (the hashes computed here, in row order), and the entries, lines,
+    /// payouts (with their `created` history row) and events inserted with cached statements,
+    /// in row order. No savepoint: the caller rolls back on an error.
+    pub(super) fn batch_hold_payouts(
+        &mut self,
+        batch: Uuid,
+        holds: &[crate::BatchPayoutHold],
+        at: time::OffsetDateTime,
+    ) -> Result<(), crate::PostError> {
+        use outlay_core::ledger::{self, LedgerKey, StoredLine};
+        use std::collections::HashMap;
+        if holds.is_empty() {
+            return Ok(());
+        }
+        let at_ms = ms(at);
+        let overflow =
+            || crate::PostError::Store(StoreError::Database("a batch run's net balance change overflows".into()));
+        // The run's net change per ledger account, in first-seen order.
+        let mut net: Vec<(LedgerKey, i64)> = Vec::new();
+        let mut ids: HashMap<LedgerKey, i64> = HashMap::new();
+        for h in holds {
+            h.entry.validate()?;
+            for (key, delta) in h.entry.net_changes() {
+                match net.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, sum)) => *sum = sum.checked_add(delta).ok_or_else(overflow)?,
+                    None => net.push((key, delta)),
+                }
+            }
+            for line in h.entry.lines() {
+                if let std::collections::hash_map::Entry::Vacant(vacant) = ids.entry(line.key) {
+                    let id = self.ledger_id(vacant.key(), at_ms)?;
+                    vacant.insert(id);
+                }
+            }
+        }
+        for (key, delta) in &net {
+            let id = match ids.get(key) {
+                Some(id) => *id,
+                None => {
+                    let id = self.ledger_id(key, at_ms)?;
+                    ids.insert(key.clone(), id);
+                    id
+                }
+            };
+            if key.must_stay_non_negative() && *delta != 0 {
+                let changed = self
+                    .w
+                    .conn
+                    .prepare_cached(
+                        "UPDATE ledger_accounts SET balance = balance + ?1, updated_at = ?2 WHERE id = ?3 AND balance + ?1 >= 0",
+                    )
+                    .map_err(StoreError::from)?
+                    .execute(params![delta, at_ms, id])
+                    .map_err(StoreError::from)?;
+                if changed == 0 {
+                    return Err(crate::PostError::Insufficient { key: key.to_string() });
+                }
+            }
+        }
+        // Chain heads: read once per owner, advanced in Rust, written once at the end.
+        let mut heads: HashMap<String, (i64, String)> = HashMap::new();
+        // Whether an account (or its parent) has an active webhook endpoint, asked once a run.
+        let mut endpoints: HashMap<outlay_core::AccountId, bool> = HashMap::new();
+        let batch_text = batch.to_string();
+        for h in holds {
+            let owner = h.entry.chain_owner.to_string();
+            if !heads.contains_key(&owner) {
+                let head: (i64, String) = self
+                    .w
+                    .conn
+                    .prepare_cached("SELECT seq, head_hash FROM ledger_chains WHERE account_id = ?1")
+                    .map_err(StoreError::from)?
+                    .query_row([&owner], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+                    .map_err(StoreError::from)?
+                    .unwrap_or((0, ledger::GENESIS_HASH.to_owned()));
+                heads.insert(owner.clone(), head);
+            }
+            let Some((seq, prev)) = heads.get_mut(&owner) else { continue };
+            let lines: Vec<StoredLine> =
+                h.entry.lines().into_iter().map(|l| StoredLine { key: l.key, amount: l.amount }).collect();
+            let id_text = h.entry_id.to_string();
+            let reference_id = h.entry.reference.id.to_string();
+            let next = *seq + 1;
+            let fields = ledger::ChainFields {
+                entry_id: &id_text,
+                owner: &owner,
+                seq: next,
+                kind: h.entry.kind.as_str(),
+                reference_type: h.entry.reference.kind,
+                reference_id: &reference_id,
+                created_at_ms: at_ms,
+            };
+            let hash = ledger::entry_hash(prev, &fields, &lines);
+            let conn = &self.w.conn;
+            conn.prepare_cached(SQL_ENTRY_INSERT)
+                .map_err(StoreError::from)?
+                .execute(params![
+                    id_text,
+                    owner,
+                    next,
+                    h.entry.kind.as_str(),
+                    h.entry.reference.kind,
+                    reference_id,
+                    at_ms,
+                    prev.as_str(),
+                    hash
+                ])
+                .map_err(StoreError::from)?;
+            let mut line_stmt = conn.prepare_cached(SQL_LINE_INSERT).map_err(StoreError::from)?;
+            for (no, line) in lines.iter().enumerate() {
+                let ledger_id = ids.get(&line.key).copied().ok_or_else(|| {
+                    crate::PostError::Store(StoreError::Database("a line's ledger account was not resolved".into()))
+                })?;
+                line_stmt.execute(params![id_text, no as i64, ledger_id, line.amount]).map_err(StoreError::from)?;
+            }
+            drop(line_stmt);
+            *seq = next;
+            *prev = hash;
+            let sealed = self.w.keys.seal_payout(&h.payout)?;
+            insert_batch_payout(&self.w.conn, &sealed, &batch_text)?;
+            self.w
+                .conn
+                .prepare_cached(SQL_ITEM_CREATED)
+                .map_err(StoreError::from)?
+                .execute(params![batch_text, h.row_number, sealed.id.to_string()])
+                .map_err(StoreError::from)?;
+            if let Some(e) = &h.event {
+                let fan_out = match endpoints.get(&e.account_id) {
+                    Some(any) => *any,
+                    None => {
+                        let any = self.batch_has_endpoints(e.account_id)?;
+                        endpoints.insert(e.account_id, any);
+                        any
+                    }
+                };
+                let new_source = e.source_id == h.payout.id;
+                self.batch_insert_event(e, new_source, fan_out)?;
+            }
+        }
+        for (owner, (seq, hash)) in heads {
+            self.w
+                .conn
+                .prepare_cached(
+                    "INSERT INTO ledger_chains (account_id, seq, head_hash) VALUES (?1, ?2, ?3) ON CONFLICT (account_id) DO UPDATE SET seq = excluded.seq, head_hash = excluded.head_hash",
+                )
+                .map_err(StoreError::from)?
+                .execute(params![owner, seq, hash])
+                .map_err(StoreError::from)?;
+        }
+        Ok(())
+    }
+
+    /// `insert_event`'s statements (its object sequence, the row, the webhook fan-out).
+    /// The event of a payout created in this very call is its first (`object_seq` 1); the
+    /// fan-out is skipped when the account and its parent have no active endpoint (it would
+    /// insert nothing).
+    fn batch_insert_event(&mut self, e: &crate::NewEvent, new_source: bool, fan_out: bool) -> StoreResult<()> {
+        let conn = &self.w.conn;
+        let source = e.source_id.to_string();
+        let seq: i64 = if new_source {
+            1
+        } else {
+            conn.prepare_cached("SELECT COALESCE(MAX(object_seq), 0) + 1 FROM events WHERE source_id = ?1")?
+                .query_row([&source], |r| r.get(0))?
+        };
+        conn.prepare_cached(
+            "INSERT INTO events (id, account_id, event_name, event_type, source_id, object_seq, data, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            e.id.to_string(),
+            e.account_id.to_string(),
+            e.event_name,
+            e.event_type,
+            source,
+            seq,
+            e.data.to_string(),
+            ms(e.created_at)
+        ])?;
+        if fan_out {
+            self.webhook_fan_out(e)?;
+        }
+        Ok(())
+    }
+
+    /// Whether `account` or its parent has an active webhook endpoint (what the fan-out joins).
+    fn batch_has_endpoints(&mut self, account: outlay_core::AccountId) -> StoreResult<bool> {
+        let a = account.to_string();
+        let n: i64 = self
+            .w
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM webhook_endpoints ep WHERE ep.status = 'ACTIVE' \
+                 AND ep.account_id IN (?1, (SELECT parent_id FROM accounts WHERE id = ?1))",
+            )?
+            .query_row([&a], |r| r.get(0))?;
+        Ok(n > 0)
+    }
+}

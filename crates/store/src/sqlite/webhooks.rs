@@ -233,6 +233,32 @@ impl SqliteStore {
         })
         .await
     }
+
+    pub(super) async fn webhook_queue_depth_read(&self, now: OffsetDateTime) -> StoreResult<u64> {
+        self.read(move |c| {
+            count(
+                c,
+                "SELECT COUNT(*) FROM (SELECT 1 FROM webhook_deliveries WHERE status = 'pending' \
+                 AND next_attempt_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1) LIMIT 100000)",
+                [ms(now)],
+            )
+        })
+        .await
+    }
+
+    /// Here rather than in jobs.rs: it feeds the same metrics sampler as the webhook queue.
+    pub(super) async fn jobs_queue_depth_read(&self, now: OffsetDateTime) -> StoreResult<Vec<(String, u64)>> {
+        self.read(move |c| {
+            query_all(
+                c,
+                "SELECT kind, COUNT(*) FROM jobs WHERE (status = 'queued' AND run_at <= ?1) \
+                 OR (status = 'running' AND lease_until <= ?1) GROUP BY kind ORDER BY kind",
+                [ms(now)],
+                |r| Ok((get::<String>(r, 0)?, u64::try_from(get::<i64>(r, 1)?).unwrap_or_default())),
+            )
+        })
+        .await
+    }
 }
 
 impl SqliteTx<'_> {
