@@ -184,6 +184,11 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     } else {
         (response, None)
     };
+    // Refused by load shedding before any work: recording it would turn overload into writes.
+    // (Counted in `outlay_http_requests_total` instead.)
+    if status == 503 && error_code.as_deref() == Some("server_busy") {
+        return response;
+    }
     let Some(ctx) = CURRENT.sync_scope(slot, || context(&caller, None)) else { return response };
     let draft = ctx.draft(state.engine.clock().now(), status, error_code);
     if let Err(e) = state.engine.record_audit(draft).await {
