@@ -251,8 +251,12 @@ async fn deliveries_fail_after_three_days_and_replays_redeliver(backend: Backend
     receiver.answer(503);
     register(&app, &token, &receiver, &[]).await;
     app.fund(&token, "USD", "100.00").await;
-    wait_for_log(&app, &token, "", "first attempts", |rows| rows.len() == 2 && rows.iter().all(|d| d["attempts"] == 1))
-        .await;
+    // Answered and recorded (a claim counts the attempt before the answer arrives; moving the
+    // clock while an attempt is in flight would date its failure three days later).
+    wait_for_log(&app, &token, "", "first attempts", |rows| {
+        rows.len() == 2 && rows.iter().all(|d| d["attempts"] == 1 && d["last_status_code"] == 503)
+    })
+    .await;
 
     // Three days after the first attempt, the next failure is the last.
     app.clock.advance(time::Duration::days(3) + time::Duration::minutes(1));
