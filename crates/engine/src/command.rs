@@ -171,6 +171,13 @@ pub enum Command {
         client_id: String,
         api_key_hash: String,
     },
+    /// A sandbox's first start: create a platform account unless one exists, decided under a
+    /// lock, so that nodes starting together on an empty database create one between them.
+    BootstrapSandboxPlatform {
+        name: String,
+        client_id: String,
+        api_key_hash: String,
+    },
     SetBankAccount {
         account: AccountId,
         bank: Option<BankAccount>,
@@ -455,7 +462,10 @@ impl Command {
     pub fn chain_owners(&self) -> Option<AccountId> {
         match self {
             Command::CreateTransfer(t) => Some(t.source),
-            Command::CreateAccount { .. } | Command::SetBankAccount { .. } | Command::IssueToken { .. } => None,
+            Command::CreateAccount { .. }
+            | Command::BootstrapSandboxPlatform { .. }
+            | Command::SetBankAccount { .. }
+            | Command::IssueToken { .. } => None,
             Command::CreateCredential { .. } | Command::RevokeCredential { .. } => None,
             Command::SetRates { .. } | Command::CreateQuote(_) => None,
             Command::CreateConversion(c) => Some(c.account),
@@ -542,6 +552,8 @@ pub enum Outcome {
         account: AccountRow,
         credential_id: Uuid,
     },
+    /// The sandbox already had a platform account (another node made it).
+    PlatformExists,
     BankAccountSet,
     TokenIssued,
     CredentialCreated(outlay_store::CredentialRow),

@@ -62,6 +62,24 @@ pub async fn create_account(
     Ok(NewCredentials { account_id: account.id.to_string(), client_id, api_key })
 }
 
+/// The sandbox's platform account on first start, unless another node made it meanwhile.
+async fn bootstrap_sandbox_platform(engine: &Engine) -> anyhow::Result<Option<NewCredentials>> {
+    let client_id = new_client_id();
+    let api_key = new_api_key();
+    let command = Command::BootstrapSandboxPlatform {
+        name: "Sandbox platform account".to_owned(),
+        client_id: client_id.clone(),
+        api_key_hash: hash_secret(&api_key),
+    };
+    match engine.execute(command).await? {
+        Outcome::AccountCreated { account, .. } => {
+            Ok(Some(NewCredentials { account_id: account.id.to_string(), client_id, api_key }))
+        }
+        Outcome::PlatformExists => Ok(None),
+        other => anyhow::bail!("unexpected outcome {other:?}"),
+    }
+}
+
 pub async fn start(settings: ServeSettings) -> anyhow::Result<Server> {
     start_with_clock(settings, Arc::new(SystemClock)).await
 }
@@ -74,7 +92,7 @@ pub async fn start_with_clock(settings: ServeSettings, clock: Arc<dyn Clock>) ->
 
     let role = settings.role;
     let first_start = if settings.sandbox && role.serves_api() && !engine.store().has_platform_account().await? {
-        Some(create_account(&engine, "Sandbox platform account", None).await?)
+        bootstrap_sandbox_platform(&engine).await?
     } else {
         None
     };

@@ -342,6 +342,11 @@ pub trait WriteTx: Send {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
     async fn rollback(self: Box<Self>) -> StoreResult<()>;
 
+    /// How many platform accounts exist, counted under a lock held to the end of the transaction
+    /// (PostgreSQL: a transaction-scoped advisory lock; SQLite's `BEGIN IMMEDIATE` already
+    /// serialises writers), so first-start bootstraps on several nodes take turns.
+    async fn platform_accounts_locked(&mut self) -> StoreResult<u64>;
+
     /// Lock the ledger chains of these accounts, in id order, for the rest of the transaction.
     /// PostgreSQL only; SQLite's single writer needs no row locks.
     async fn lock_chains(&mut self, accounts: &[AccountId]) -> StoreResult<()>;

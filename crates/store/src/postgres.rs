@@ -291,6 +291,8 @@ const SQL_AUDIT_HOLDABLE: &str = "SELECT account_id, 'deposit'::text, id::text, 
 const SQL_LOCK_CHAINS_CREATE: &str = "INSERT INTO ledger_chains (account_id, seq, head_hash) \
      SELECT id, 0, $2::text FROM accounts WHERE id = ANY($1::uuid[]) ORDER BY id ON CONFLICT (account_id) DO NOTHING";
 const SQL_LOCK_CHAINS: &str = "SELECT account_id, seq, head_hash FROM ledger_chains WHERE account_id = ANY($1::uuid[]) ORDER BY account_id FOR UPDATE";
+const SQL_BOOTSTRAP_LOCK: &str = "SELECT pg_advisory_xact_lock(7270311000001)";
+const SQL_PLATFORMS: &str = "SELECT COUNT(*) FROM accounts WHERE kind = 'platform'";
 const SQL_BALANCES_LOCK: &str =
     "SELECT id, balance FROM ledger_accounts WHERE id = ANY($1::int8[]) ORDER BY id FOR UPDATE";
 const SQL_BALANCE_SET: &str = "UPDATE ledger_accounts SET balance = $2, updated_at = $3 WHERE id = $1";
@@ -1710,6 +1712,12 @@ impl WriteTx for PgTx<'_> {
         self.w.client.batch_execute("ROLLBACK").await?;
         self.open = false;
         Ok(())
+    }
+
+    async fn platform_accounts_locked(&mut self) -> StoreResult<u64> {
+        // Any fixed key: only first-start bootstraps take it.
+        self.all(SQL_BOOTSTRAP_LOCK, &[]).await?;
+        count_of(&self.one(SQL_PLATFORMS, &[]).await?)
     }
 
     async fn lock_chains(&mut self, accounts: &[AccountId]) -> StoreResult<()> {

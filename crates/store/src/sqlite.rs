@@ -1362,6 +1362,11 @@ impl WriteTx for SqliteTx<'_> {
         Ok(())
     }
 
+    async fn platform_accounts_locked(&mut self) -> StoreResult<u64> {
+        // `BEGIN IMMEDIATE` already holds the database's write lock.
+        count(&self.w.conn, "SELECT COUNT(*) FROM accounts WHERE kind = 'platform'", [])
+    }
+
     async fn lock_chains(&mut self, _accounts: &[AccountId]) -> StoreResult<()> {
         Ok(())
     }

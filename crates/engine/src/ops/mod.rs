@@ -45,6 +45,12 @@ pub async fn apply(cmd: &Command, tx: &mut dyn WriteTx, ctx: &Ctx<'_>) -> Result
         Command::CreateAccount { name, parent, client_id, api_key_hash } => {
             accounts::create(tx, ctx, name, *parent, client_id, api_key_hash).await
         }
+        Command::BootstrapSandboxPlatform { name, client_id, api_key_hash } => {
+            if tx.platform_accounts_locked().await? > 0 {
+                return Ok(Outcome::PlatformExists);
+            }
+            accounts::create(tx, ctx, name, None, client_id, api_key_hash).await
+        }
         Command::SetBankAccount { account, bank } => accounts::set_bank(tx, *account, bank.as_ref()).await,
         Command::CreateCredential { account, role, client_id, api_key_hash } => {
             accounts::create_credential(tx, ctx, *account, *role, client_id, api_key_hash).await

@@ -13,8 +13,44 @@ use crate::helpers::{Backend, TestApp};
 both_backends!(
     two_nodes_one_balance_no_overdraft_each_payout_sent_once,
     a_worker_node_serves_health_only,
-    one_key_raced_through_two_nodes_runs_once
+    one_key_raced_through_two_nodes_runs_once,
+    two_sandbox_nodes_starting_together_make_one_platform_account
 );
+
+/// Two sandbox nodes started at the same moment on an empty database: one platform account
+/// between them, and only the node that made it prints credentials.
+async fn two_sandbox_nodes_starting_together_make_one_platform_account(backend: Backend) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = crate::helpers::fresh_database(backend, &dir).await;
+    // Migrate once first, as the first of several nodes does; then both race for the bootstrap.
+    let keys = crate::helpers::sandbox_keys(&url).await;
+    let settings = || outlay::config::ServeSettings {
+        database_url: url.clone(),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        sandbox: true,
+        settle_after: std::time::Duration::from_secs(3600),
+        engine: outlay_engine::EngineConfig::default(),
+        metrics_listen: None,
+        webhooks: outlay_worker::webhooks::WebhookWorkerConfig::default(),
+        role: outlay::config::Role::All,
+        rail: Default::default(),
+        trust_forwarded_for: false,
+        max_in_flight: outlay_api::DEFAULT_MAX_IN_FLIGHT,
+        sftp: None,
+        reports: Default::default(),
+        keys: Some(keys.clone()),
+    };
+    let (a, b) = futures::join!(outlay::server::start(settings()), outlay::server::start(settings()));
+    let (a, b) = (a.expect("node a starts"), b.expect("node b starts"));
+    let printed = usize::from(a.first_start.is_some()) + usize::from(b.first_start.is_some());
+    assert_eq!(printed, 1, "exactly one node made the platform account");
+    let store = outlay_store::open_with_keys(&url, keys.clone()).await.expect("store");
+    let accounts = store.active_accounts(None, 100).await.expect("accounts");
+    assert_eq!(accounts.len(), 1, "one platform account: {accounts:?}");
+    drop(store);
+    a.stop().await.expect("stop a");
+    b.stop().await.expect("stop b");
+}
 
 /// Each idempotency key sent to both nodes at the same moment: both answer the same response
 /// and the withdrawal exists once. (Both nodes' API look-ups miss the key, so the race is decided
