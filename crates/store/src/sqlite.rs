@@ -455,6 +455,79 @@ fn get_withdrawal(conn: &Connection, account: Option<AccountId>, id: Uuid) -> St
     .transpose()
 }
 
+/// The guarded balance change of a posting: refused (changing nothing) if it would go negative.
+fn change_balance(conn: &Connection, key: &LedgerKey, id: i64, delta: i64, at_ms: i64) -> Result<(), PostError> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE ledger_accounts SET balance = balance + ?1, updated_at = ?2 WHERE id = ?3 AND balance + ?1 >= 0",
+        )
+        .map_err(StoreError::from)?
+        .execute(params![delta, at_ms, id])
+        .map_err(StoreError::from)?;
+    if changed == 0 {
+        return Err(PostError::Insufficient { key: key.to_string() });
+    }
+    Ok(())
+}
+
+/// `(seq, head_hash)` of a client's ledger chain (genesis if it has no entry yet).
+fn chain_head(conn: &Connection, owner: &str) -> StoreResult<(i64, String)> {
+    Ok(conn
+        .prepare_cached("SELECT seq, head_hash FROM ledger_chains WHERE account_id = ?1")?
+        .query_row([owner], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .unwrap_or((0, ledger::GENESIS_HASH.to_owned())))
+}
+
+fn set_chain_head(conn: &Connection, owner: &str, seq: i64, hash: &str) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO ledger_chains (account_id, seq, head_hash) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (account_id) DO UPDATE SET seq = excluded.seq, head_hash = excluded.head_hash",
+    )?
+    .execute(params![owner, seq, hash])?;
+    Ok(())
+}
+
+/// Insert `draft` as entry `seq` of `owner`'s chain after `prev`, with its lines
+/// (`ledger_ids[i]` is the ledger account of `draft.lines()[i]`); returns the entry's hash.
+#[allow(clippy::too_many_arguments)]
+fn write_entry(
+    conn: &Connection,
+    draft: &EntryDraft,
+    entry_id: &str,
+    owner: &str,
+    seq: i64,
+    prev: &str,
+    at_ms: i64,
+    ledger_ids: &[i64],
+) -> StoreResult<String> {
+    let lines: Vec<StoredLine> =
+        draft.lines().into_iter().map(|l| StoredLine { key: l.key, amount: l.amount }).collect();
+    let reference_id = draft.reference.id.to_string();
+    let fields = ledger::ChainFields {
+        entry_id,
+        owner,
+        seq,
+        kind: draft.kind.as_str(),
+        reference_type: draft.reference.kind,
+        reference_id: &reference_id,
+        created_at_ms: at_ms,
+    };
+    let hash = ledger::entry_hash(prev, &fields, &lines);
+    conn.prepare_cached(
+        "INSERT INTO journal_entries (id, account_id, seq, kind, reference_type, reference_id, created_at, prev_hash, hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![entry_id, owner, seq, draft.kind.as_str(), draft.reference.kind, reference_id, at_ms, prev, hash])?;
+    let mut insert_line = conn.prepare_cached(
+        "INSERT INTO journal_lines (entry_id, line_no, ledger_account_id, amount) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (no, (line, ledger_id)) in lines.iter().zip(ledger_ids).enumerate() {
+        insert_line.execute(params![entry_id, no as i64, ledger_id, line.amount])?;
+    }
+    Ok(hash)
+}
+
 fn count(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> StoreResult<u64> {
     let n: i64 = conn.prepare_cached(sql)?.query_row(p, |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or_default())
@@ -1405,69 +1478,14 @@ impl WriteTx for SqliteTx<'_> {
         // Debits first: a refused entry then changed no row, so its command needs no savepoint.
         changes.sort_by_key(|(_, _, delta)| *delta > 0);
         for (key, id, delta) in changes {
-            let changed = self
-                .w
-                .conn
-                .prepare_cached(
-                    "UPDATE ledger_accounts SET balance = balance + ?1, updated_at = ?2 WHERE id = ?3 AND balance + ?1 >= 0",
-                )
-                .map_err(StoreError::from)?
-                .execute(params![delta, at_ms, id])
-                .map_err(StoreError::from)?;
-            if changed == 0 {
-                return Err(PostError::Insufficient { key: key.to_string() });
-            }
+            change_balance(&self.w.conn, &key, id, delta, at_ms)?;
         }
         let owner = draft.chain_owner.to_string();
-        let (seq, prev): (i64, String) = self
-            .w
-            .conn
-            .prepare_cached("SELECT seq, head_hash FROM ledger_chains WHERE account_id = ?1")
-            .map_err(StoreError::from)?
-            .query_row([&owner], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()
-            .map_err(StoreError::from)?
-            .unwrap_or((0, ledger::GENESIS_HASH.to_owned()));
-        let lines: Vec<StoredLine> =
-            draft.lines().into_iter().map(|l| StoredLine { key: l.key, amount: l.amount }).collect();
-        let id_text = entry_id.to_string();
-        let reference_id = draft.reference.id.to_string();
-        let fields = ledger::ChainFields {
-            entry_id: &id_text,
-            owner: &owner,
-            seq: seq + 1,
-            kind: draft.kind.as_str(),
-            reference_type: draft.reference.kind,
-            reference_id: &reference_id,
-            created_at_ms: at_ms,
-        };
-        let hash = ledger::entry_hash(&prev, &fields, &lines);
-        let conn = &self.w.conn;
-        conn.prepare_cached(
-            "INSERT INTO journal_entries (id, account_id, seq, kind, reference_type, reference_id, created_at, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )
-        .map_err(StoreError::from)?
-        .execute(params![id_text, owner, seq + 1, draft.kind.as_str(), draft.reference.kind, reference_id, at_ms, prev, hash])
-        .map_err(StoreError::from)?;
-        for (no, line) in lines.iter().enumerate() {
-            let ledger_id = self.ledger_id(&line.key, at_ms)?;
-            self.w
-                .conn
-                .prepare_cached(
-                    "INSERT INTO journal_lines (entry_id, line_no, ledger_account_id, amount) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(StoreError::from)?
-                .execute(params![id_text, no as i64, ledger_id, line.amount])
-                .map_err(StoreError::from)?;
-        }
-        self.w
-            .conn
-            .prepare_cached(
-                "INSERT INTO ledger_chains (account_id, seq, head_hash) VALUES (?1, ?2, ?3) ON CONFLICT (account_id) DO UPDATE SET seq = excluded.seq, head_hash = excluded.head_hash",
-            )
-            .map_err(StoreError::from)?
-            .execute(params![owner, seq + 1, hash])
-            .map_err(StoreError::from)?;
+        let (seq, prev) = chain_head(&self.w.conn, &owner)?;
+        let ledger_ids =
+            draft.lines().iter().map(|l| self.ledger_id(&l.key, at_ms)).collect::<StoreResult<Vec<i64>>>()?;
+        let hash = write_entry(&self.w.conn, draft, &entry_id.to_string(), &owner, seq + 1, &prev, at_ms, &ledger_ids)?;
+        set_chain_head(&self.w.conn, &owner, seq + 1, &hash)?;
         Ok(())
     }
 

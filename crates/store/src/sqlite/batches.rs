@@ -339,12 +339,6 @@ pub fn mark_created(conn: &Connection, batch: Uuid, created: &[(i64, Uuid)]) -> 
     Ok(())
 }
 
-/// The SQL of one hold entry of a bulk run (the same statements as `post_entry`).
-const SQL_ENTRY_INSERT: &str = "INSERT INTO journal_entries (id, account_id, seq, kind, reference_type, reference_id, \
-    created_at, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-const SQL_LINE_INSERT: &str =
-    "INSERT INTO journal_lines (entry_id, line_no, ledger_account_id, amount) VALUES (?1, ?2, ?3, ?4)";
-
 const SQL_ITEM_CREATED: &str = "UPDATE payout_batch_items SET status = 'CREATED', payout_id = ?3, payload = NULL \
     WHERE batch_id = ?1 AND row_number = ?2";
 
@@ -408,7 +402,7 @@ impl super::SqliteTx<'_> {
         holds: &[crate::BatchPayoutHold],
         at: time::OffsetDateTime,
     ) -> Result<(), crate::PostError> {
-        use outlay_core::ledger::{self, LedgerKey, StoredLine};
+        use outlay_core::ledger::LedgerKey;
         use std::collections::HashMap;
         if holds.is_empty() {
             return Ok(());
@@ -444,18 +438,7 @@ impl super::SqliteTx<'_> {
                 }
             };
             if key.must_stay_non_negative() && *delta != 0 {
-                let changed = self
-                    .w
-                    .conn
-                    .prepare_cached(
-                        "UPDATE ledger_accounts SET balance = balance + ?1, updated_at = ?2 WHERE id = ?3 AND balance + ?1 >= 0",
-                    )
-                    .map_err(StoreError::from)?
-                    .execute(params![delta, at_ms, id])
-                    .map_err(StoreError::from)?;
-                if changed == 0 {
-                    return Err(crate::PostError::Insufficient { key: key.to_string() });
-                }
+                super::change_balance(&self.w.conn, key, id, *delta, at_ms)?;
             }
         }
         // Chain heads: read once per owner, advanced in Rust, written once at the end.
@@ -466,56 +449,30 @@ impl super::SqliteTx<'_> {
         for h in holds {
             let owner = h.entry.chain_owner.to_string();
             if !heads.contains_key(&owner) {
-                let head: (i64, String) = self
-                    .w
-                    .conn
-                    .prepare_cached("SELECT seq, head_hash FROM ledger_chains WHERE account_id = ?1")
-                    .map_err(StoreError::from)?
-                    .query_row([&owner], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
-                    .map_err(StoreError::from)?
-                    .unwrap_or((0, ledger::GENESIS_HASH.to_owned()));
-                heads.insert(owner.clone(), head);
+                heads.insert(owner.clone(), super::chain_head(&self.w.conn, &owner)?);
             }
             let Some((seq, prev)) = heads.get_mut(&owner) else { continue };
-            let lines: Vec<StoredLine> =
-                h.entry.lines().into_iter().map(|l| StoredLine { key: l.key, amount: l.amount }).collect();
-            let id_text = h.entry_id.to_string();
-            let reference_id = h.entry.reference.id.to_string();
+            let ledger_ids = h
+                .entry
+                .lines()
+                .iter()
+                .map(|l| {
+                    ids.get(&l.key)
+                        .copied()
+                        .ok_or_else(|| StoreError::Database("a line's ledger account was not resolved".into()))
+                })
+                .collect::<StoreResult<Vec<i64>>>()?;
             let next = *seq + 1;
-            let fields = ledger::ChainFields {
-                entry_id: &id_text,
-                owner: &owner,
-                seq: next,
-                kind: h.entry.kind.as_str(),
-                reference_type: h.entry.reference.kind,
-                reference_id: &reference_id,
-                created_at_ms: at_ms,
-            };
-            let hash = ledger::entry_hash(prev, &fields, &lines);
-            let conn = &self.w.conn;
-            conn.prepare_cached(SQL_ENTRY_INSERT)
-                .map_err(StoreError::from)?
-                .execute(params![
-                    id_text,
-                    owner,
-                    next,
-                    h.entry.kind.as_str(),
-                    h.entry.reference.kind,
-                    reference_id,
-                    at_ms,
-                    prev.as_str(),
-                    hash
-                ])
-                .map_err(StoreError::from)?;
-            let mut line_stmt = conn.prepare_cached(SQL_LINE_INSERT).map_err(StoreError::from)?;
-            for (no, line) in lines.iter().enumerate() {
-                let ledger_id = ids.get(&line.key).copied().ok_or_else(|| {
-                    crate::PostError::Store(StoreError::Database("a line's ledger account was not resolved".into()))
-                })?;
-                line_stmt.execute(params![id_text, no as i64, ledger_id, line.amount]).map_err(StoreError::from)?;
-            }
-            drop(line_stmt);
+            let hash = super::write_entry(
+                &self.w.conn,
+                &h.entry,
+                &h.entry_id.to_string(),
+                &owner,
+                next,
+                prev,
+                at_ms,
+                &ledger_ids,
+            )?;
             *seq = next;
             *prev = hash;
             let sealed = self.w.keys.seal_payout(&h.payout)?;
@@ -540,14 +497,7 @@ impl super::SqliteTx<'_> {
             }
         }
         for (owner, (seq, hash)) in heads {
-            self.w
-                .conn
-                .prepare_cached(
-                    "INSERT INTO ledger_chains (account_id, seq, head_hash) VALUES (?1, ?2, ?3) ON CONFLICT (account_id) DO UPDATE SET seq = excluded.seq, head_hash = excluded.head_hash",
-                )
-                .map_err(StoreError::from)?
-                .execute(params![owner, seq, hash])
-                .map_err(StoreError::from)?;
+            super::set_chain_head(&self.w.conn, &owner, seq, &hash)?;
         }
         Ok(())
     }
