@@ -24,6 +24,7 @@ async fn two_sandbox_nodes_starting_together_make_one_platform_account(backend: 
     let url = crate::helpers::fresh_database(backend, &dir).await;
     // Migrate once first, as the first of several nodes does; then both race for the bootstrap.
     let keys = crate::helpers::sandbox_keys(&url).await;
+    drop(outlay_store::open_with_keys(&url, keys.clone()).await.expect("migrate"));
     let settings = || outlay::config::ServeSettings {
         database_url: url.clone(),
         listen: "127.0.0.1:0".parse().expect("addr"),
