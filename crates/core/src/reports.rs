@@ -573,6 +573,19 @@ impl PayoutEntries {
     }
 }
 
+impl PayoutEntries {
+    /// The payout drew on its batch's hold (a batch held as a whole, `batch_hold` its entry)
+    /// instead of holding on its own: its amount plus fee count as held by that entry. A payout
+    /// with a hold entry of its own is left as it is.
+    pub fn held_by_batch(&mut self, total: i64, batch_hold: &str) {
+        if self.hold_ids.is_empty() {
+            self.held += total;
+            self.net_pending += total;
+            self.hold_ids.push(batch_hold.to_owned());
+        }
+    }
+}
+
 /// Why a payout's entries do not agree with its state, if they do not.
 pub fn payout_discrepancy(state: &str, amount: i64, fee: i64, e: &PayoutEntries) -> Option<String> {
     let total = amount + fee;

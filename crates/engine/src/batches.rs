@@ -25,6 +25,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
+use std::sync::Arc;
 
 use outlay_core::AccountId;
 use outlay_store::{BatchItemRow, BeneficiaryRow, PayoutBatchRow};
@@ -438,6 +439,8 @@ struct Validator {
     quote: Option<LockedRate>,
     quoted_sell: i128,
     quoted_buy: i128,
+    /// Amount plus fee of the valid rows per currency.
+    valid_totals: outlay_store::BatchTotals,
 }
 
 fn beneficiary_identity(value: &Value) -> String {
@@ -508,8 +511,8 @@ impl Validator {
         })))
     }
 
-    /// The single-payout rules that need the beneficiary.
-    fn check_with_beneficiary(&mut self, p: &NewPayout) -> Result<(), Vec<FieldIssue>> {
+    /// The single-payout rules that need the beneficiary; the row's amount plus fee (its hold).
+    fn check_with_beneficiary(&mut self, p: &NewPayout) -> Result<i64, Vec<FieldIssue>> {
         let Some(b) = self.beneficiary(p).map_err(|e| vec![e])? else {
             return Err(vec![FieldIssue::new(
                 "beneficiary_id",
@@ -517,7 +520,10 @@ impl Validator {
                 "names no active beneficiary",
             )]);
         };
-        crate::ops::batches::precheck(p, &b, self.now, &self.config, self.quote.is_some()).map_err(issues)
+        crate::ops::batches::precheck(p, &b, self.now, &self.config, self.quote.is_some()).map_err(issues)?;
+        let ctx = crate::ops::Ctx { now: self.now, config: &self.config };
+        let (_, _, total) = crate::ops::payouts::fee_and_total(&ctx, p, &b).map_err(issues)?;
+        Ok(total.minor())
     }
 
     /// With a batch quote: a row of the quote's pair gets both its amounts at the locked rate
@@ -613,8 +619,8 @@ impl Validator {
             let identity = beneficiary_identity(&value);
             let payload = value.to_string();
             let p = row_to_payout(value, self.account)?;
-            self.check_with_beneficiary(&p)?;
-            Ok((p, identity, payload))
+            let total = self.check_with_beneficiary(&p)?;
+            Ok((p, identity, payload, total))
         });
         match result {
             Err(issues) => {
@@ -631,7 +637,7 @@ impl Validator {
                     item.error_code = Some(first.code.to_owned());
                 }
             }
-            Ok((p, identity, payload)) => {
+            Ok((p, identity, payload, total)) => {
                 item.currency = Some(p.currency.code().to_owned());
                 item.amount = Some(p.amount.minor());
                 item.payout_reference = Some(p.payout_reference.clone());
@@ -654,6 +660,9 @@ impl Validator {
                 } else {
                     self.seen.insert(key, raw.number);
                     self.valid += 1;
+                    let sum = self.valid_totals.entry(p.currency.code().to_owned()).or_insert(0);
+                    // Totals past i64 cannot be held as a whole: the rows then hold one by one.
+                    *sum = sum.saturating_add(total);
                     if self.thresholds.get(p.currency.code()).is_some_and(|limit| p.amount.minor() > *limit) {
                         self.above_threshold = true;
                     }
@@ -733,6 +742,9 @@ async fn start(
         updated_at: now,
         quote_id,
         client_rate: None,
+        valid_totals: outlay_store::BatchTotals::new(),
+        held: None,
+        held_at: None,
     };
     match engine.execute(Command::CreateBatch(Box::new(row))).await {
         Ok(outcome) => Ok((expect_batch(outcome)?, thresholds)),
@@ -746,7 +758,7 @@ async fn start(
 
 /// Read rows on a blocking thread, validate them, and write them in chunks through the writer.
 async fn ingest<F>(
-    engine: &Engine,
+    engine: &Arc<Engine>,
     batch: PayoutBatchRow,
     validator: Validator,
     read: F,
@@ -803,6 +815,7 @@ where
         invalid_rows: v.invalid,
         above_threshold: v.above_threshold,
         file_error: error.map(|e| (e.code.to_owned(), e.message)).or_else(|| v.quote_excess()),
+        valid_totals: v.valid_totals,
     };
     let outcome = engine
         .execute(Command::FinishBatchValidation { account: batch.account_id, done: Box::new(validation) })
@@ -817,7 +830,7 @@ where
         return Err(BatchError::DuplicateFile { existing });
     }
     if b.status == status::VALIDATED {
-        return Ok(release(engine, b.account_id, b.id).await?);
+        return Ok(release_for_caller(engine, b.account_id, b.id).await?);
     }
     Ok(b)
 }
@@ -833,26 +846,68 @@ pub async fn release(engine: &Engine, account: AccountId, batch: Uuid) -> Result
     }
 }
 
-/// Carry on releasing every batch a crash left VALIDATED or RELEASING (at start-up). Safe on
-/// several nodes: each chunk locks its batch and takes only rows still VALID.
-pub async fn resume_unfinished(engine: &Engine) -> Result<usize, CommandError> {
+/// Release for a caller that waits (an API request, an SFTP file): a batch held as a whole is
+/// answered once it is held and one chunk of its payouts is created (a batch of up to
+/// `CHUNK_ROWS` rows is then done); the rest of its payouts are created in the background, so a
+/// million-row upload does not wait minutes (or time out) for them. A batch held row by row is
+/// released to the end here, as before. A background release a crash interrupts is resumed when
+/// a worker node starts ([`resume_unfinished`]).
+async fn release_for_caller(
+    engine: &Arc<Engine>,
+    account: AccountId,
+    batch: Uuid,
+) -> Result<PayoutBatchRow, CommandError> {
+    let limit = u32::try_from(CHUNK_ROWS).unwrap_or(u32::MAX);
+    let mut chunks_since_held = 0;
+    loop {
+        let b = expect_batch(engine.execute(Command::ReleaseBatch { account, batch, limit }).await?)?;
+        if b.status != status::RELEASING {
+            return Ok(b);
+        }
+        if b.held_at.is_some() {
+            chunks_since_held += 1;
+            if chunks_since_held > 1 {
+                let engine = engine.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = release(&engine, account, batch).await {
+                        tracing::warn!(%batch, error = %e, "creating a held batch's payouts stopped; a worker node resumes it when it starts");
+                    }
+                });
+                return Ok(b);
+            }
+        }
+    }
+}
+
+/// Carry on releasing every batch a crash left VALIDATED or RELEASING: all of them (at
+/// start-up), or those that made no progress for `idle_for` (a node creating a batch's payouts
+/// updates it every chunk; one that stopped leaves it idle). Safe on several nodes: each chunk
+/// locks its batch and takes only rows still VALID.
+pub async fn resume_unfinished(engine: &Engine, idle_for: Option<time::Duration>) -> Result<usize, CommandError> {
+    let now = engine.clock().now();
     let batches = engine.store().payout_batches_to_resume(1_000).await?;
-    for b in &batches {
+    let idle = |b: &&PayoutBatchRow| idle_for.is_none_or(|idle| b.updated_at + idle <= now);
+    let mut resumed = 0;
+    for b in batches.iter().filter(idle) {
         tracing::info!(batch = %b.id, status = %b.status, "resuming the release of a payout batch");
         release(engine, b.account_id, b.id).await?;
+        resumed += 1;
     }
-    Ok(batches.len())
+    Ok(resumed)
 }
+
+/// How long a batch being released may go without progress before another node carries it on.
+pub const RELEASE_IDLE: time::Duration = time::Duration::seconds(60);
 
 /// Approve a batch waiting for approval (maker-checker) and release it.
 pub async fn approve(
-    engine: &Engine,
+    engine: &Arc<Engine>,
     account: AccountId,
     batch: Uuid,
     approver: Uuid,
 ) -> Result<PayoutBatchRow, CommandError> {
     let b = expect_batch(engine.execute(Command::ApproveBatch { account, batch, approver }).await?)?;
-    if b.status == status::RELEASING { release(engine, account, batch).await } else { Ok(b) }
+    if b.status == status::RELEASING { release_for_caller(engine, account, batch).await } else { Ok(b) }
 }
 
 pub async fn cancel(
@@ -866,7 +921,7 @@ pub async fn cancel(
 
 /// Create a batch from a CSV or JSON Lines file, read streaming.
 pub async fn create_batch_from_reader<R: Read + Send + 'static>(
-    engine: &Engine,
+    engine: &Arc<Engine>,
     req: NewBatchRequest<R>,
 ) -> Result<PayoutBatchRow, BatchError> {
     create_batch_from_reader_with_quote(engine, req, None).await
@@ -875,7 +930,7 @@ pub async fn create_batch_from_reader<R: Read + Send + 'static>(
 /// [`create_batch_from_reader`] with one FX quote locked for the whole batch (`quote_id`: a
 /// `payout` quote, unexpired and unused; the batch uses it). See docs/batches.md.
 pub async fn create_batch_from_reader_with_quote<R: Read + Send + 'static>(
-    engine: &Engine,
+    engine: &Arc<Engine>,
     req: NewBatchRequest<R>,
     quote_id: Option<Uuid>,
 ) -> Result<PayoutBatchRow, BatchError> {
@@ -935,12 +990,13 @@ async fn new_validator(
         quote,
         quoted_sell: 0,
         quoted_buy: 0,
+        valid_totals: outlay_store::BatchTotals::new(),
     })
 }
 
 /// Create a batch from a JSON list of create-payout bodies (the API's JSON form).
 pub async fn create_batch_from_values(
-    engine: &Engine,
+    engine: &Arc<Engine>,
     account: AccountId,
     created_by: Option<Uuid>,
     mode: BatchMode,
@@ -952,7 +1008,7 @@ pub async fn create_batch_from_values(
 
 /// [`create_batch_from_values`] with one FX quote locked for the whole batch.
 pub async fn create_batch_from_values_with_quote(
-    engine: &Engine,
+    engine: &Arc<Engine>,
     account: AccountId,
     created_by: Option<Uuid>,
     mode: BatchMode,

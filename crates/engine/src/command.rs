@@ -155,6 +155,8 @@ pub struct BatchValidation {
     pub above_threshold: bool,
     /// A file-level error (code, message): the batch fails with it.
     pub file_error: Option<(String, String)>,
+    /// Amount plus fee of the valid rows per currency (what holding the whole batch takes).
+    pub valid_totals: outlay_store::BatchTotals,
 }
 
 #[derive(Clone, Debug)]

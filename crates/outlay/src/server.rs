@@ -16,6 +16,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{RailSettings, ServeSettings};
 
+/// How often a worker node looks for payout batches another node stopped releasing.
+const BATCH_RESUME_SWEEP: Duration = Duration::from_secs(5);
+
 /// Credentials created on first start, printed once.
 #[derive(Debug, Clone)]
 pub struct NewCredentials {
@@ -141,12 +144,21 @@ pub async fn start_with_clock(settings: ServeSettings, clock: Arc<dyn Clock>) ->
     let reports = role
         .runs_workers()
         .then(|| tokio::spawn(outlay_worker::reports::run(engine.clone(), settings.reports.clone(), shutdown.clone())));
-    // --- batches --- A release a crash interrupted goes on (each row commits with its payout).
+    // --- batches --- A release a crash interrupted goes on (each row commits with its payout):
+    // every unfinished one at start, then any that a stopped node left idle.
     if role.runs_workers() {
-        let engine = engine.clone();
+        let (engine, shutdown) = (engine.clone(), shutdown.clone());
         tokio::spawn(async move {
-            if let Err(e) = outlay_engine::batches::resume_unfinished(&engine).await {
-                tracing::warn!(error = %e, "could not resume payout batches");
+            let mut idle_for = None;
+            loop {
+                if let Err(e) = outlay_engine::batches::resume_unfinished(&engine, idle_for).await {
+                    tracing::warn!(error = %e, "could not resume payout batches");
+                }
+                idle_for = Some(outlay_engine::batches::RELEASE_IDLE);
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(BATCH_RESUME_SWEEP) => {}
+                }
             }
         });
     }

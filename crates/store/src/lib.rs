@@ -186,6 +186,9 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_pending_by_reference(&self) -> StoreResult<Vec<PendingByReference>>;
     /// Every deposit and withdrawal with its status and amounts.
     async fn audit_holdable_objects(&self) -> StoreResult<Vec<HoldableObject>>;
+    /// Every batch held as a whole, with the funds it still holds for rows not created yet
+    /// (summed over currencies, as the pending check sums them).
+    async fn audit_batch_holds(&self) -> StoreResult<Vec<(Uuid, i64)>>;
 
     // --- sftp ---
     /// The active key with this fingerprint (`SHA256:...`), whoever owns it.
@@ -242,6 +245,8 @@ pub trait Store: Send + Sync + 'static {
         reference_type: &str,
         ids: &[Uuid],
     ) -> StoreResult<Vec<ReportLedgerLine>>;
+    /// Of `account`'s `payouts`, those whose batch was held as a whole, with that batch.
+    async fn report_held_batch_payouts(&self, account: AccountId, payouts: &[Uuid]) -> StoreResult<Vec<(Uuid, Uuid)>>;
     async fn report(&self, account: AccountId, id: Uuid) -> StoreResult<Option<ReportRow>>;
     /// `account`'s reports, newest first.
     async fn reports(&self, account: AccountId, page: PageRequest) -> StoreResult<Page<ReportRow>>;
@@ -552,7 +557,9 @@ pub trait WriteTx: Send {
         at: OffsetDateTime,
     ) -> Result<(), PostError> {
         for h in holds {
-            self.post_entry(&h.entry, h.entry_id, at).await?;
+            if let Some(entry) = &h.entry {
+                self.post_entry(entry, h.entry_id, at).await?;
+            }
             self.insert_payout(&h.payout).await?;
             if let Some(event) = &h.event {
                 self.insert_event(event).await?;
@@ -616,12 +623,12 @@ pub trait WriteTx: Send {
 }
 
 /// One payout of a batch held in bulk by [`WriteTx::hold_batch_payouts`]: its row of the batch,
-/// its hold entry (posted with `entry_id`), the payout row, and its event (`payout.ready.send`;
-/// none while it waits).
+/// its hold entry (posted with `entry_id`; none when the payout draws on the funds its batch
+/// holds as a whole), the payout row, and its event (`payout.ready.send`; none while it waits).
 #[derive(Clone, Debug)]
 pub struct BatchPayoutHold {
     pub row_number: i64,
-    pub entry: EntryDraft,
+    pub entry: Option<EntryDraft>,
     pub entry_id: Uuid,
     pub payout: PayoutRow,
     pub event: Option<NewEvent>,

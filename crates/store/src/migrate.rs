@@ -43,6 +43,7 @@ pub const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0014_payout_approval.sql"),
     },
     Migration { version: 15, name: "batch_quote", sql: include_str!("../migrations/sqlite/0015_batch_quote.sql") },
+    Migration { version: 16, name: "batch_hold", sql: include_str!("../migrations/sqlite/0016_batch_hold.sql") },
 ];
 
 pub const POSTGRES: &[Migration] = &[
@@ -69,6 +70,7 @@ pub const POSTGRES: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0014_payout_approval.sql"),
     },
     Migration { version: 15, name: "batch_quote", sql: include_str!("../migrations/postgres/0015_batch_quote.sql") },
+    Migration { version: 16, name: "batch_hold", sql: include_str!("../migrations/postgres/0016_batch_hold.sql") },
 ];
 
 #[cfg(test)]

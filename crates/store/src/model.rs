@@ -203,6 +203,8 @@ pub struct HoldableObject {
     pub currency: String,
     pub amount: i64,
     pub fee: i64,
+    /// The payout's batch, if it came from one (a batch held as a whole pools its payouts' holds).
+    pub batch_id: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -819,6 +821,38 @@ pub struct PayoutBatchRow {
     pub quote_id: Option<Uuid>,
     /// The locked quote's client rate, applied to every cross-currency row of its pair.
     pub client_rate: Option<String>,
+    // --- one hold for the whole batch ---
+    /// Amount plus fee of the valid rows, per currency (minor units), as validated.
+    pub valid_totals: BatchTotals,
+    /// Funds the batch holds for its rows not created yet, per currency: set when the whole
+    /// batch is held by one entry at release, drawn as its payouts are created, returned when
+    /// the last row is done. `None`: the batch was not held as a whole (each row holds its own).
+    pub held: Option<BatchTotals>,
+    /// When the whole batch's funds were held.
+    pub held_at: Option<OffsetDateTime>,
+}
+
+/// Minor units per currency code, stored as a JSON object (`{"USD": 1250}`).
+pub type BatchTotals = std::collections::BTreeMap<String, i64>;
+
+/// A batch's totals as stored (JSON text), or `None` for none.
+pub fn batch_totals_text(totals: Option<&BatchTotals>) -> Option<String> {
+    totals.map(|t| serde_json::to_string(t).unwrap_or_else(|_| "{}".to_owned()))
+}
+
+/// The sum over currencies of stored totals (what the ledger audit compares pending with).
+pub fn batch_totals_sum(text: &str) -> Result<i64, String> {
+    let totals: BatchTotals = serde_json::from_str(text).map_err(|e| format!("stored batch totals: {e}"))?;
+    totals
+        .values()
+        .try_fold(0i64, |sum, v| sum.checked_add(*v))
+        .ok_or_else(|| "stored batch totals overflow".to_owned())
+}
+
+/// Stored JSON text back into totals; text that does not parse is a store error.
+pub fn batch_totals_parse(text: Option<&str>) -> crate::StoreResult<Option<BatchTotals>> {
+    text.map(|t| serde_json::from_str(t).map_err(|e| crate::StoreError::Database(format!("stored batch totals: {e}"))))
+        .transpose()
 }
 
 /// One row of a batch: its validation result and, once released, its payout.

@@ -283,9 +283,9 @@ const SQL_AUDIT_CHAIN_HEADS: &str = "SELECT account_id, seq, head_hash FROM ledg
 const SQL_AUDIT_PENDING: &str = "SELECT e.account_id, e.reference_type, e.reference_id, a.currency, SUM(l.amount)::bigint \
      FROM journal_lines l JOIN ledger_accounts a ON a.id = l.ledger_account_id JOIN journal_entries e ON e.id = l.entry_id \
      WHERE a.kind = 'pending' AND a.owner_id <> 'platform' GROUP BY 1, 2, 3, 4";
-const SQL_AUDIT_HOLDABLE: &str = "SELECT account_id, 'deposit'::text, id::text, status, currency, amount, fee FROM deposits \
-     UNION ALL SELECT account_id, 'withdrawal'::text, id::text, status, currency, amount, fee FROM withdrawals \
-     UNION ALL SELECT account_id, 'payout'::text, id::text, state, currency, amount, fee_amount FROM payouts";
+const SQL_AUDIT_HOLDABLE: &str = "SELECT account_id, 'deposit'::text, id::text, status, currency, amount, fee, NULL::text FROM deposits \
+     UNION ALL SELECT account_id, 'withdrawal'::text, id::text, status, currency, amount, fee, NULL::text FROM withdrawals \
+     UNION ALL SELECT account_id, 'payout'::text, id::text, state, currency, amount, fee_amount, batch_id::text FROM payouts";
 
 // Writer statements.
 const SQL_LOCK_CHAINS_CREATE: &str = "INSERT INTO ledger_chains (account_id, seq, head_hash) \
@@ -936,7 +936,16 @@ impl Store for PgStore {
                 currency: col(r, 4)?,
                 amount: col(r, 5)?,
                 fee: col(r, 6)?,
+                batch_id: col(r, 7)?,
             })
+        })
+    }
+
+    async fn audit_batch_holds(&self) -> StoreResult<Vec<(Uuid, i64)>> {
+        let rows = self.rows(batches::SQL_BATCH_HOLDS, &[]).await?;
+        collect(&rows, |r| {
+            let held: String = col(r, 1)?;
+            Ok((col(r, 0)?, crate::batch_totals_sum(&held).map_err(StoreError::Database)?))
         })
     }
 
@@ -1033,6 +1042,10 @@ impl Store for PgStore {
         ids: &[Uuid],
     ) -> StoreResult<Vec<crate::ReportLedgerLine>> {
         self.report_ref_lines(account, reference_type, ids).await
+    }
+
+    async fn report_held_batch_payouts(&self, account: AccountId, payouts: &[Uuid]) -> StoreResult<Vec<(Uuid, Uuid)>> {
+        self.report_held_batch(account, payouts).await
     }
 
     async fn report(&self, account: AccountId, id: Uuid) -> StoreResult<Option<crate::ReportRow>> {
@@ -2412,6 +2425,7 @@ impl WriteTx for PgTx<'_> {
         let (approved_at, cancelled_at, released_at, completed_at) =
             (t(b.approved_at), t(b.cancelled_at), t(b.released_at), t(b.completed_at));
         let (created, updated) = (db_time(b.created_at), db_time(b.updated_at));
+        let ((valid_totals, held), held_at) = (batches::funding_text(b), t(b.held_at));
         self.exec(
             batches::SQL_BATCH_INSERT,
             &[
@@ -2441,6 +2455,9 @@ impl WriteTx for PgTx<'_> {
                 &updated,
                 &b.quote_id,
                 &b.client_rate,
+                &valid_totals,
+                &held,
+                &held_at,
             ],
         )
         .await?;
@@ -2456,6 +2473,7 @@ impl WriteTx for PgTx<'_> {
         let (approved_at, cancelled_at, released_at, completed_at) =
             (t(b.approved_at), t(b.cancelled_at), t(b.released_at), t(b.completed_at));
         let updated = db_time(b.updated_at);
+        let ((valid_totals, held), held_at) = (batches::funding_text(b), t(b.held_at));
         self.exec(
             batches::SQL_BATCH_UPDATE,
             &[
@@ -2476,6 +2494,9 @@ impl WriteTx for PgTx<'_> {
                 &released_at,
                 &completed_at,
                 &updated,
+                &valid_totals,
+                &held,
+                &held_at,
             ],
         )
         .await?;

@@ -1033,9 +1033,9 @@ impl Store for SqliteStore {
     async fn audit_holdable_objects(&self) -> StoreResult<Vec<HoldableObject>> {
         self.read(|c| {
             let mut stmt = c.prepare(
-                "SELECT account_id, 'deposit', id, status, currency, amount, fee FROM deposits \
-                 UNION ALL SELECT account_id, 'withdrawal', id, status, currency, amount, fee FROM withdrawals \
-                 UNION ALL SELECT account_id, 'payout', id, state, currency, amount, fee_amount FROM payouts",
+                "SELECT account_id, 'deposit', id, status, currency, amount, fee, NULL FROM deposits \
+                 UNION ALL SELECT account_id, 'withdrawal', id, status, currency, amount, fee, NULL FROM withdrawals \
+                 UNION ALL SELECT account_id, 'payout', id, state, currency, amount, fee_amount, batch_id FROM payouts",
             )?;
             let raws = stmt
                 .query_map([], |r| {
@@ -1047,11 +1047,12 @@ impl Store for SqliteStore {
                         r.get::<_, String>(4)?,
                         r.get::<_, i64>(5)?,
                         r.get::<_, i64>(6)?,
+                        r.get::<_, Option<String>>(7)?,
                     ))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             raws.into_iter()
-                .map(|(a, reference_type, reference_id, status, currency, amount, fee)| {
+                .map(|(a, reference_type, reference_id, status, currency, amount, fee, batch_id)| {
                     Ok(HoldableObject {
                         account_id: account_id(&a)?,
                         reference_type,
@@ -1060,8 +1061,22 @@ impl Store for SqliteStore {
                         currency,
                         amount,
                         fee,
+                        batch_id,
                     })
                 })
+                .collect()
+        })
+        .await
+    }
+
+    async fn audit_batch_holds(&self) -> StoreResult<Vec<(Uuid, i64)>> {
+        self.read(|c| {
+            let rows = c
+                .prepare("SELECT id, held FROM payout_batches WHERE held IS NOT NULL")?
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter()
+                .map(|(id, held)| Ok((uuid(&id)?, crate::batch_totals_sum(&held).map_err(StoreError::Database)?)))
                 .collect()
         })
         .await
@@ -1148,6 +1163,11 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<crate::ReportLedgerLine>> {
         let (reference_type, ids) = (reference_type.to_owned(), ids.to_vec());
         self.read(move |c| reports::reference_lines(c, account, &reference_type, &ids)).await
+    }
+
+    async fn report_held_batch_payouts(&self, account: AccountId, payouts: &[Uuid]) -> StoreResult<Vec<(Uuid, Uuid)>> {
+        let ids = payouts.to_vec();
+        self.read(move |c| reports::held_batch_payouts(c, account, &ids)).await
     }
 
     async fn report(&self, account: AccountId, id: Uuid) -> StoreResult<Option<crate::ReportRow>> {

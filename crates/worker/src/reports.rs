@@ -292,9 +292,29 @@ pub async fn build(store: &dyn Store, r: &ReportRow) -> Result<Rendered, StoreEr
                 for l in &lines {
                     by_payout.entry(l.reference_id.clone()).or_default().push(ledger_line(r, l));
                 }
+                // Payouts of a batch held as a whole draw on the batch's hold entry.
+                let drawn: HashMap<uuid::Uuid, uuid::Uuid> =
+                    store.report_held_batch_payouts(r.account_id, &ids).await?.into_iter().collect();
+                let mut batches: Vec<uuid::Uuid> = drawn.values().copied().collect();
+                batches.sort_unstable();
+                batches.dedup();
+                let batch_holds: HashMap<String, String> = if batches.is_empty() {
+                    HashMap::new()
+                } else {
+                    store
+                        .report_reference_lines(r.account_id, "payout_batch", &batches)
+                        .await?
+                        .into_iter()
+                        .filter(|l| l.entry_kind == "hold")
+                        .map(|l| (l.reference_id, l.entry_id.to_string()))
+                        .collect()
+                };
                 for p in &page {
-                    let entries =
+                    let mut entries =
                         PayoutEntries::from_lines(by_payout.get(&p.id.to_string()).map(Vec::as_slice).unwrap_or(&[]));
+                    if let Some(hold) = drawn.get(&p.id).and_then(|batch| batch_holds.get(&batch.to_string())) {
+                        entries.held_by_batch(p.amount + p.fee_amount, hold);
+                    }
                     b.push(&payout_line(p), &entries, &p.short_reference_id);
                 }
                 if page.len() < PAGE as usize {

@@ -77,6 +77,7 @@ pub fn batch_json(b: &PayoutBatchRow) -> Value {
         "cancelled_by": b.cancelled_by,
         "cancelled_at": b.cancelled_at.map(rfc3339),
         "released_at": b.released_at.map(rfc3339),
+        "held_at": b.held_at.map(rfc3339),
         "completed_at": b.completed_at.map(rfc3339),
         "failure_code": b.failure_code,
         "failure_reason": b.failure_reason,

@@ -48,6 +48,31 @@ pub fn hold(account: AccountId, currency: Currency, total: Amount, reference: Re
     draft(account, EntryKind::Hold, reference, vec![leg])
 }
 
+/// A whole payout batch is held at once: each currency's total moves available → pending, in
+/// one entry (its payouts then draw on it instead of holding one by one).
+pub fn hold_batch(account: AccountId, totals: &[(Currency, Amount)], reference: Reference) -> EntryDraft {
+    let legs = per_currency(account, totals, &Kind::Available, &Kind::Pending);
+    draft(account, EntryKind::Hold, reference, legs)
+}
+
+/// What a batch held as a whole no longer needs goes back: pending → available, per currency.
+pub fn void_batch_hold(account: AccountId, totals: &[(Currency, Amount)], reference: Reference) -> EntryDraft {
+    let legs = per_currency(account, totals, &Kind::Pending, &Kind::Available);
+    draft(account, EntryKind::HoldVoided, reference, legs)
+}
+
+/// One leg per currency between two of the client's balances.
+fn per_currency(account: AccountId, totals: &[(Currency, Amount)], from: &Kind, to: &Kind) -> Vec<Leg> {
+    totals
+        .iter()
+        .map(|(currency, total)| Leg {
+            from: client(account, *currency, from.clone()),
+            to: client(account, *currency, to.clone()),
+            amount: *total,
+        })
+        .collect()
+}
+
 /// The hold is posted: the amount leaves through the FBO bank, the fee becomes revenue.
 pub fn post_hold(
     account: AccountId,

@@ -142,6 +142,7 @@ pub async fn finish_validation(
     b.total_rows = v.total_rows;
     b.valid_rows = v.valid_rows;
     b.invalid_rows = v.invalid_rows;
+    b.valid_totals = v.valid_totals.clone();
     b.updated_at = ctx.now;
     if let Some(sha) = &v.content_sha256
         && b.dedup_sha256.is_none()
@@ -295,7 +296,8 @@ async fn release(
     mut b: PayoutBatchRow,
     limit: u32,
 ) -> Result<Outcome, CommandError> {
-    if b.status != status::RELEASING {
+    let first = b.status != status::RELEASING;
+    if first {
         b.status = status::RELEASING.to_owned();
         b.released_at = Some(ctx.now);
     }
@@ -306,6 +308,12 @@ async fn release(
     let locked = locked.as_ref();
     if b.mode == ALL_OR_NOTHING {
         return release_all(tx, ctx, b, locked).await;
+    }
+    if first && hold_whole_batch(tx, ctx, &mut b).await? {
+        // Every valid row's funds are held: the next commands create the payouts.
+        b.updated_at = ctx.now;
+        tx.update_payout_batch(&b).await?;
+        return done(b);
     }
     let mut bulk = Bulk::new(&b, locked);
     let mut created: Vec<(i64, Uuid)> = Vec::new();
@@ -323,9 +331,13 @@ async fn release(
     }
     bulk.flush(tx, ctx).await?;
     tx.mark_batch_items_created(b.id, &created).await?;
-    b.open_payouts += i64::try_from(created.len()).unwrap_or(i64::MAX) + bulk.held;
+    let (bulk_rows, draw) = (bulk.held, bulk.draw.take());
+    b.open_payouts += i64::try_from(created.len()).unwrap_or(i64::MAX) + bulk_rows;
     b.updated_at = ctx.now;
+    b.held = draw;
     if tx.batch_items_with_status(b.id, item_status::VALID, 0, 1).await?.is_empty() {
+        // Funds held for rows that were refused, or that held on their own, go back.
+        return_held(tx, ctx, &mut b).await?;
         b.status = status::PROCESSING.to_owned();
         complete_if_done(tx, ctx, &mut b).await?;
     }
@@ -357,6 +369,7 @@ async fn release_page(
         if rows[k].1 {
             let end = (k..items.len()).find(|&j| !rows[j].1).unwrap_or(items.len());
             bulk.flush(tx, ctx).await?;
+            bulk.return_shares(tx, ctx, &rows[k..end]).await?;
             bulk.forget_balances();
             release_run(tx, ctx, b, &mut items[k..end], created, locked).await?;
             k = end;
@@ -555,6 +568,8 @@ struct Bulk<'a> {
     pending: Vec<BatchPayoutHold>,
     /// Rows written by the bulk path (their items are marked by `hold_batch_payouts`).
     held: i64,
+    /// A batch held as a whole: what it still holds per currency, drawn by each row it pays.
+    draw: Option<outlay_store::BatchTotals>,
 }
 
 #[derive(Clone)]
@@ -575,6 +590,7 @@ impl<'a> Bulk<'a> {
             balances: HashMap::new(),
             pending: Vec::new(),
             held: 0,
+            draw: b.held.clone(),
         }
     }
 
@@ -664,22 +680,36 @@ impl<'a> Bulk<'a> {
                 return Err(CommandError::Internal("the bulk path was given a row compliance must check".into()));
             }
         }
-        let entry = rules::hold(p.account, p.currency, total, Reference { kind: "payout", id });
-        // The guarded balance update of `post_entry`, against the running balance.
-        let mut moved = Vec::new();
-        for (key, delta) in entry.net_changes() {
-            if key.must_stay_non_negative() && delta != 0 {
-                let balance = match self.balances.get(&key) {
-                    Some(balance) => *balance,
-                    None => tx.ledger_balance(&key).await?,
-                };
-                match balance.checked_add(delta) {
-                    Some(after) if after >= 0 => moved.push((key, after)),
-                    _ => return Err(CommandError::InsufficientFunds { currency: p.currency.code().to_owned() }),
+        // A batch held as a whole pays the row from its hold: no entry of its own. A row it
+        // cannot cover (a fee changed since validation) holds its own, as any other.
+        let drawn = match self.draw.as_mut().and_then(|d| d.get_mut(p.currency.code())) {
+            Some(left) if *left >= total.minor() => {
+                *left -= total.minor();
+                true
+            }
+            _ => false,
+        };
+        let entry = if drawn {
+            None
+        } else {
+            let entry = rules::hold(p.account, p.currency, total, Reference { kind: "payout", id });
+            // The guarded balance update of `post_entry`, against the running balance.
+            let mut moved = Vec::new();
+            for (key, delta) in entry.net_changes() {
+                if key.must_stay_non_negative() && delta != 0 {
+                    let balance = match self.balances.get(&key) {
+                        Some(balance) => *balance,
+                        None => tx.ledger_balance(&key).await?,
+                    };
+                    match balance.checked_add(delta) {
+                        Some(after) if after >= 0 => moved.push((key, after)),
+                        _ => return Err(CommandError::InsufficientFunds { currency: p.currency.code().to_owned() }),
+                    }
                 }
             }
-        }
-        self.balances.extend(moved);
+            self.balances.extend(moved);
+            Some(entry)
+        };
         let state = if future { PayoutState::Scheduled } else { PayoutState::ReadyToSend };
         let row = PayoutRow {
             id,
@@ -739,6 +769,120 @@ impl<'a> Bulk<'a> {
     fn forget_balances(&mut self) {
         self.balances.clear();
     }
+
+    /// A batch held as a whole, before a run of rows goes through the single-payout path
+    /// (which holds each row on its own): the run's shares of the batch's hold go back to
+    /// available first, so the same funds are not held twice. A row whose total cannot be
+    /// worked out here (its beneficiary is gone) keeps its share until the batch ends.
+    async fn return_shares(
+        &mut self,
+        tx: &mut dyn WriteTx,
+        ctx: &Ctx<'_>,
+        rows: &[(NewPayout, bool)],
+    ) -> Result<(), CommandError> {
+        if self.draw.is_none() {
+            return Ok(());
+        }
+        let mut shares = outlay_store::BatchTotals::new();
+        for (p, _) in rows {
+            let method = match &p.beneficiary {
+                BeneficiarySource::Stored(id) => match self.beneficiary(tx, *id).await? {
+                    Some(b) => b.payment_method.clone(),
+                    None => continue,
+                },
+                BeneficiarySource::Inline(nb) => nb.payment_method.clone(),
+            };
+            let Ok((_, _, total)) = super::payouts::fee_for_method(ctx, p, &method) else { continue };
+            let share = shares.entry(p.currency.code().to_owned()).or_insert(0);
+            *share = share.saturating_add(total.minor());
+        }
+        let Some(draw) = self.draw.as_mut() else { return Ok(()) };
+        for (currency, share) in &mut shares {
+            let left = draw.get(currency).copied().unwrap_or(0);
+            *share = (*share).min(left);
+        }
+        void_from_batch_hold(tx, ctx, self.b, draw, &shares).await
+    }
+}
+
+/// PARTIAL: hold every valid row's funds (amount plus fee as validated, per currency) with one
+/// entry when the available balance covers them all; the rows' payouts then draw on it as they
+/// are created, with no entry of their own. False (nothing written) when it does not, or when
+/// the totals are unknown: each row then holds its own, as it is created.
+async fn hold_whole_batch(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, b: &mut PayoutBatchRow) -> Result<bool, CommandError> {
+    if !bulk_enabled() || b.held.is_some() || b.valid_totals.is_empty() {
+        return Ok(false);
+    }
+    let Some(legs) = totals_legs(&b.valid_totals) else { return Ok(false) };
+    let entry = rules::hold_batch(b.account_id, &legs, Reference { kind: BATCH_REFERENCE, id: b.id });
+    match tx.post_entry(&entry, Uuid::now_v7(), ctx.now).await {
+        Ok(()) => {}
+        Err(outlay_store::PostError::Insufficient { .. }) => return Ok(false),
+        Err(outlay_store::PostError::Invalid(e)) => {
+            return Err(CommandError::Internal(format!("invalid batch hold entry: {e}")));
+        }
+        Err(outlay_store::PostError::Store(e)) => return Err(e.into()),
+    }
+    b.held = Some(b.valid_totals.clone());
+    b.held_at = Some(ctx.now);
+    Ok(true)
+}
+
+/// The reference of the entries that hold (and give back) a whole batch's funds.
+pub const BATCH_REFERENCE: &str = "payout_batch";
+
+/// Totals as ledger legs; `None` when one is not a holdable amount (the batch then holds row
+/// by row, which names the row).
+fn totals_legs(totals: &outlay_store::BatchTotals) -> Option<Vec<(outlay_core::Currency, outlay_core::Amount)>> {
+    totals
+        .iter()
+        .filter(|(_, total)| **total != 0)
+        .map(|(code, total)| {
+            let currency = outlay_core::Currency::parse(code).ok()?;
+            let amount = outlay_core::Amount::from_minor(*total).ok()?;
+            Some((currency, amount))
+        })
+        .collect()
+}
+
+/// Give `amounts` of a batch's hold back to available (one entry) and take them off `draw`.
+async fn void_from_batch_hold(
+    tx: &mut dyn WriteTx,
+    ctx: &Ctx<'_>,
+    b: &PayoutBatchRow,
+    draw: &mut outlay_store::BatchTotals,
+    amounts: &outlay_store::BatchTotals,
+) -> Result<(), CommandError> {
+    let legs = totals_legs(amounts)
+        .ok_or_else(|| CommandError::Internal(format!("batch {} holds an amount that is not one", b.id)))?;
+    if legs.is_empty() {
+        return Ok(());
+    }
+    let entry = rules::void_batch_hold(b.account_id, &legs, Reference { kind: BATCH_REFERENCE, id: b.id });
+    tx.post_entry(&entry, Uuid::now_v7(), ctx.now).await.map_err(|e| match e {
+        outlay_store::PostError::Insufficient { key } => {
+            CommandError::Internal(format!("the pending balance {key} does not cover batch {}'s hold", b.id))
+        }
+        outlay_store::PostError::Invalid(e) => CommandError::Internal(format!("invalid ledger entry: {e}")),
+        outlay_store::PostError::Store(e) => e.into(),
+    })?;
+    for (currency, amount) in amounts {
+        if let Some(left) = draw.get_mut(currency) {
+            *left -= *amount;
+        }
+    }
+    draw.retain(|_, left| *left != 0);
+    Ok(())
+}
+
+/// The batch's last row is done: what its hold still holds (rows refused, or that held on
+/// their own) goes back to available.
+async fn return_held(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, b: &mut PayoutBatchRow) -> Result<(), CommandError> {
+    let Some(mut draw) = b.held.take() else { return Ok(()) };
+    let rest = draw.clone();
+    void_from_batch_hold(tx, ctx, b, &mut draw, &rest).await?;
+    b.held = Some(draw);
+    Ok(())
 }
 
 async fn complete_if_done(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, b: &mut PayoutBatchRow) -> Result<(), CommandError> {

@@ -8,7 +8,7 @@ mod deposits;
 mod files;
 pub(crate) mod fx;
 pub(crate) mod jobs;
-mod payouts;
+pub(crate) mod payouts;
 mod reports;
 mod reserves;
 mod sftp;

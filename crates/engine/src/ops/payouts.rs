@@ -206,11 +206,19 @@ pub(crate) fn fee_and_total(
     p: &NewPayout,
     beneficiary: &BeneficiaryRow,
 ) -> Result<(Option<FeePaidBy>, Amount, Amount), CommandError> {
+    fee_for_method(ctx, p, &beneficiary.payment_method)
+}
+
+/// [`fee_and_total`] for a beneficiary's payment method.
+pub(crate) fn fee_for_method(
+    ctx: &Ctx<'_>,
+    p: &NewPayout,
+    payment_method: &str,
+) -> Result<(Option<FeePaidBy>, Amount, Amount), CommandError> {
     // fee_paid_by is only effective for SWIFT (UQPAY): a LOCAL payout records none.
-    let fee_paid_by = if beneficiary.payment_method == "SWIFT" { p.fee_paid_by } else { None };
+    let fee_paid_by = if payment_method == "SWIFT" { p.fee_paid_by } else { None };
     let too_large = || rejected("amount", "amount_too_large", "amount plus fee is too large");
-    let fee =
-        ctx.config.fees.fee(&beneficiary.payment_method, fee_paid_by, p.currency, p.amount).ok_or_else(too_large)?;
+    let fee = ctx.config.fees.fee(payment_method, fee_paid_by, p.currency, p.amount).ok_or_else(too_large)?;
     let total = p.amount.checked_add(fee).ok_or_else(too_large)?;
     Ok((fee_paid_by, fee, total))
 }

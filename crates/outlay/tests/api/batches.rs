@@ -22,6 +22,9 @@ both_backends!(
     a_release_a_crash_interrupted_resumes_at_start,
     bulk_partial_release_reports_refused_rows_and_runs_out_of_balance_part_way,
     bulk_all_or_nothing_release_undoes_everything_at_a_refused_row,
+    a_covered_batch_is_held_by_one_entry_and_its_payouts_draw_on_it,
+    a_large_held_batch_is_answered_once_held_and_finishes_in_the_background,
+    a_release_a_stopped_node_left_idle_is_carried_on_by_a_live_node,
 );
 
 const TODAY: &str = "2026-11-24";
@@ -100,6 +103,19 @@ async fn items(app: &TestApp, token: &str, batch: &str, query: &str) -> Value {
 
 fn id(body: &Value) -> String {
     body["batch_id"].as_str().expect("batch_id").to_owned()
+}
+
+/// The batch once its status is `wanted` (polled for up to 30 s; fails if it never gets there).
+async fn wait_for_status(app: &TestApp, token: &str, batch: &str, wanted: &str) -> Value {
+    let mut got = Value::Null;
+    for _ in 0..300 {
+        got = app.get(&format!("/api/v1/payout_batches/{batch}"), token).await.body;
+        if got["batch_status"] == wanted {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("batch {batch} never became {wanted}: {got}");
 }
 
 async fn json_batch_reports_good_and_bad_rows(backend: Backend) {
@@ -453,15 +469,7 @@ async fn a_release_a_crash_interrupted_resumes_at_start(backend: Backend) {
     // As if the node stopped right after the approval committed, before any row was released.
     raw_sql(&app.database_url, &format!("UPDATE payout_batches SET status = 'RELEASING' WHERE id = '{batch}'")).await;
     let peer = app.spawn_peer(outlay::config::Role::All, Duration::from_secs(3600)).await;
-    let mut got = Value::Null;
-    for _ in 0..100 {
-        got = app.get(&format!("/api/v1/payout_batches/{batch}"), &token).await.body;
-        if got["batch_status"] == "PROCESSING" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(got["batch_status"], "PROCESSING", "{got}");
+    let got = wait_for_status(&app, &token, &batch, "PROCESSING").await;
     assert_eq!(got["counts"]["READY_TO_SEND"], 3, "{got}");
     assert_eq!(app.balance(&token, "SGD").await["pending_balance"], "60.00");
     peer.stop().await.expect("peer stops");
@@ -508,6 +516,17 @@ async fn second_beneficiary(app: &TestApp, token: &str) -> String {
     r.body["beneficiary_id"].as_str().expect("beneficiary_id").to_owned()
 }
 
+/// A client with 100.00 SGD, two stored beneficiaries and an approver's token:
+/// (app, token, approver's token, beneficiary, the other beneficiary).
+async fn two_beneficiaries(backend: Backend) -> (TestApp, String, String, String, String) {
+    let (app, client, token, beneficiary) = setup(backend, None).await;
+    let other = second_beneficiary(&app, &token).await;
+    app.fund(&token, "SGD", "100.00").await;
+    let approver = app.credential(&client, "approver").await;
+    let checker = app.token(&approver).await;
+    (app, token, checker, beneficiary, other)
+}
+
 /// A row with an inline beneficiary: it goes through the single-payout path.
 fn inline_row(amount: &str, reference: &str) -> Value {
     json!({
@@ -537,11 +556,7 @@ fn inline_row(amount: &str, reference: &str) -> Value {
 /// deleted beneficiary's row is refused, and the balance runs out part-way (a row refused, the
 /// next smaller one still held, the last one refused).
 async fn bulk_partial_release_reports_refused_rows_and_runs_out_of_balance_part_way(backend: Backend) {
-    let (app, client, token, beneficiary) = setup(backend, None).await;
-    let other = second_beneficiary(&app, &token).await;
-    app.fund(&token, "SGD", "100.00").await;
-    let approver = app.credential(&client, "approver").await;
-    let checker = app.token(&approver).await;
+    let (app, token, checker, beneficiary, other) = two_beneficiaries(backend).await;
     let body = json!({"mode": "PARTIAL", "payouts": [
         row(&beneficiary, "30.00", "A"),
         row(&other, "5.00", "B"),
@@ -601,11 +616,7 @@ async fn bulk_partial_release_reports_refused_rows_and_runs_out_of_balance_part_
 /// after validation) undoes the rows already held, bulk and single-payout ones alike; so does a
 /// balance that runs out part-way.
 async fn bulk_all_or_nothing_release_undoes_everything_at_a_refused_row(backend: Backend) {
-    let (app, client, token, beneficiary) = setup(backend, None).await;
-    let other = second_beneficiary(&app, &token).await;
-    app.fund(&token, "SGD", "100.00").await;
-    let approver = app.credential(&client, "approver").await;
-    let checker = app.token(&approver).await;
+    let (app, token, checker, beneficiary, other) = two_beneficiaries(backend).await;
     let body = json!({"payouts": [
         row(&beneficiary, "10.00", "A"),
         inline_row("10.00", "B"),
@@ -662,6 +673,177 @@ async fn bulk_all_or_nothing_release_undoes_everything_at_a_refused_row(backend:
     assert_eq!(r.body["batch_status"], "PROCESSING", "{}", r.text);
     let b = app.balance(&token, "SGD").await;
     assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("0.00"), Some("100.00")));
+    app.assert_ledger_verifies();
+    app.finish().await;
+}
+
+// --- one hold for the whole batch (issue 6) ---
+
+/// A PARTIAL batch the balance covers is held by one entry when it is released; its payouts
+/// draw on that hold with no entry of their own, a row that goes through the single-payout path
+/// gives its share back before holding on its own, and what a refused row's share was goes back
+/// when the last row is done. The ledger audit checks the batch and its payouts together, and
+/// notices a batch whose recorded hold does not match the ledger.
+async fn a_covered_batch_is_held_by_one_entry_and_its_payouts_draw_on_it(backend: Backend) {
+    let (app, token, checker, beneficiary, other) = two_beneficiaries(backend).await;
+    let body = json!({"mode": "PARTIAL", "payouts": [
+        row(&beneficiary, "30.00", "A"),
+        row(&other, "5.00", "B"),
+        inline_row("50.00", "C"),
+        row(&beneficiary, "10.00", "D"),
+    ]});
+    let r = app.post("/api/v1/payout_batches", &token, &body).await;
+    assert_eq!(r.body["batch_status"], "PENDING_APPROVAL", "{}", r.text);
+    assert!(r.body["held_at"].is_null(), "{}", r.text);
+    let batch = id(&r.body);
+    let r = app.post(&format!("/api/v1/beneficiaries/{other}/delete"), &token, &json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    let r = app.post(&format!("/api/v1/payout_batches/{batch}/approve"), &checker, &json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["batch_status"], "PROCESSING", "{}", r.text);
+    assert!(r.body["held_at"].is_string(), "{}", r.text);
+    let all = items(&app, &token, &batch, "page_size=10").await;
+    let statuses: Vec<&str> =
+        all["data"].as_array().expect("data").iter().filter_map(|r| r["item_status"].as_str()).collect();
+    assert_eq!(statuses, ["CREATED", "FAILED", "CREATED", "CREATED"], "{all}");
+    assert_eq!(all["data"][1]["error"]["code"], "beneficiary_not_found", "{all}");
+    // B's 5.00 went back when the batch ended: 90.00 held for the three payouts.
+    let b = app.balance(&token, "SGD").await;
+    assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("10.00"), Some("90.00")));
+
+    // The batch's entries: its hold (95.00), C's share back before C held on its own, and
+    // B's share back at the end. Only C has a hold entry of its own.
+    let batch_entries = raw_count(
+        &app,
+        &format!(
+            "SELECT COUNT(*) FROM journal_entries WHERE reference_type = 'payout_batch' AND reference_id = '{batch}'"
+        ),
+    )
+    .await;
+    assert_eq!(batch_entries, 3);
+    let own_holds = raw_count(
+        &app,
+        &format!(
+            "SELECT COUNT(*) FROM journal_entries e JOIN payouts p ON CAST(p.id AS TEXT) = e.reference_id \
+             WHERE e.reference_type = 'payout' AND e.kind = 'hold' AND CAST(p.batch_id AS TEXT) = '{batch}'"
+        ),
+    )
+    .await;
+    assert_eq!(own_holds, 1);
+    app.assert_ledger_verifies();
+
+    // The reconciliation report ties A and D to the batch's hold entry, C to its own.
+    let rows = reconciliation_rows(&app, &token).await;
+    let payout_of = |k: usize| all["data"][k]["payout_id"].as_str().expect("payout id").to_owned();
+    let row_of = |payout: &str| {
+        rows.iter().find(|r| r["payout_id"] == payout).cloned().unwrap_or_else(|| panic!("{payout} reported"))
+    };
+    let (a, c, d) = (row_of(&payout_of(0)), row_of(&payout_of(2)), row_of(&payout_of(3)));
+    for r in [&a, &c, &d] {
+        assert_eq!(r["reconciled"], "true", "{r:?}");
+        assert_eq!(r["hold_entry_ids"].split(' ').count(), 1, "{r:?}");
+    }
+    assert_eq!((a["held"].as_str(), d["held"].as_str(), c["held"].as_str()), ("30.00", "10.00", "50.00"));
+    assert_eq!(a["hold_entry_ids"], d["hold_entry_ids"]);
+    assert_ne!(a["hold_entry_ids"], c["hold_entry_ids"]);
+
+    // A cancelled payout gives its funds back from the batch's hold like any other.
+    let first = all["data"][0]["payout_id"].as_str().expect("payout id");
+    let r =
+        app.request(reqwest::Method::POST, &format!("/api/v1/payouts/{first}/cancel"), Some(&token), &[], None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["failure_returned_amount"], "30.00", "{}", r.text);
+    let b = app.balance(&token, "SGD").await;
+    assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("40.00"), Some("60.00")));
+    app.assert_ledger_verifies();
+
+    // A batch whose recorded hold disagrees with the ledger is reported.
+    raw_sql(&app.database_url, &format!("UPDATE payout_batches SET held = '{{\"SGD\": 500}}' WHERE id = '{batch}'"))
+        .await;
+    let out = app.cli(&["ledger", "verify"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains(&format!("payout batch {batch}")), "{stdout}");
+    app.finish().await;
+}
+
+/// The rows of a reconciliation report of today, each a map from column to value.
+async fn reconciliation_rows(app: &TestApp, token: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let r = app.post("/api/v1/reports", token, &json!({"kind": "reconciliation", "from": TODAY, "to": TODAY})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let id = r.body["report_id"].as_str().expect("report_id").to_owned();
+    for _ in 0..200 {
+        let r = app.get(&format!("/api/v1/reports/{id}"), token).await;
+        if r.body["status"] == "READY" {
+            let csv = app.get(&format!("/api/v1/reports/{id}/download"), token).await.text;
+            let data = csv.split_once("\r\n\r\n").map_or(csv.as_str(), |(d, _)| d).to_owned();
+            let mut reader = csv::ReaderBuilder::new().from_reader(data.as_bytes());
+            let headers = reader.headers().expect("header").clone();
+            return reader
+                .records()
+                .map(|rec| {
+                    let rec = rec.expect("csv record");
+                    headers.iter().zip(rec.iter()).map(|(h, v)| (h.to_owned(), v.to_owned())).collect()
+                })
+                .collect();
+        }
+        assert_eq!(r.body["status"], "PENDING", "{}", r.text);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("report {id} never became READY");
+}
+
+/// A held batch of more than one chunk (5,000 rows) is answered once it is held and its first
+/// chunk created (`RELEASING`, `held_at` set, every row's money already in pending); the rest of
+/// its payouts are created in the background and the batch reaches `PROCESSING` by itself.
+async fn a_large_held_batch_is_answered_once_held_and_finishes_in_the_background(backend: Backend) {
+    let (app, _client, token, beneficiary) = setup(backend, None).await;
+    app.fund(&token, "SGD", "10000.00").await;
+    set_policy(&app, &token, json!({"approval_required_for_batches": false})).await;
+    let rows = 6_000;
+    let mut file = String::from(HEADER);
+    for i in 0..rows {
+        file.push_str(&format!("SGD,1.00,WAGES_SALARY,Row {i},{TODAY},{beneficiary}\n"));
+    }
+    let r = upload(&app, &token, "six-thousand.csv", file.into_bytes(), "PARTIAL").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["batch_status"], "RELEASING", "{}", r.text);
+    assert!(r.body["held_at"].is_string(), "{}", r.text);
+    assert_eq!(r.body["valid_rows"], rows, "{}", r.text);
+    let b = app.balance(&token, "SGD").await;
+    assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("4000.00"), Some("6000.00")));
+    let batch = id(&r.body);
+    let got = wait_for_status(&app, &token, &batch, "PROCESSING").await;
+    assert_eq!(got["counts"]["READY_TO_SEND"], rows, "{got}");
+    let in_batch = raw_count(&app, &format!("SELECT COUNT(*) FROM payouts WHERE batch_id = '{batch}'")).await;
+    assert_eq!(in_batch, i64::from(rows));
+    let b = app.balance(&token, "SGD").await;
+    assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("4000.00"), Some("6000.00")));
+    app.assert_ledger_verifies();
+    app.finish().await;
+}
+
+/// A batch a node stopped releasing (RELEASING, no progress for longer than a minute by the
+/// clock) is carried on by a node that is running, without a restart.
+async fn a_release_a_stopped_node_left_idle_is_carried_on_by_a_live_node(backend: Backend) {
+    let (app, _client, token, beneficiary) = setup(backend, None).await;
+    app.fund(&token, "SGD", "100.00").await;
+    let body =
+        json!({"mode": "PARTIAL", "payouts": [row(&beneficiary, "10.00", "A"), row(&beneficiary, "20.00", "B")]});
+    let r = app.post("/api/v1/payout_batches", &token, &body).await;
+    assert_eq!(r.body["batch_status"], "PENDING_APPROVAL", "{}", r.text);
+    let batch = id(&r.body);
+    // As if the node releasing it had stopped an hour ago, right after the approval committed.
+    let long_ago = if app.database_url.starts_with("sqlite") { "0" } else { "'2000-01-01T00:00:00Z'" };
+    raw_sql(
+        &app.database_url,
+        &format!("UPDATE payout_batches SET status = 'RELEASING', updated_at = {long_ago} WHERE id = '{batch}'"),
+    )
+    .await;
+    let got = wait_for_status(&app, &token, &batch, "PROCESSING").await;
+    assert_eq!(got["counts"]["READY_TO_SEND"], 2, "{got}");
+    assert_eq!(app.balance(&token, "SGD").await["pending_balance"], "30.00");
     app.assert_ledger_verifies();
     app.finish().await;
 }

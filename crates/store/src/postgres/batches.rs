@@ -12,7 +12,7 @@ macro_rules! batch_cols {
         "id, account_id, created_by, file_name, format, mode, content_sha256, dedup_sha256, status, \
          approval_required, total_rows, valid_rows, invalid_rows, open_payouts, failure_code, failure_reason, \
          approved_by, approved_at, cancelled_by, cancelled_at, released_at, completed_at, created_at, updated_at, \
-         quote_id, client_rate"
+         quote_id, client_rate, valid_totals, held, held_at"
     };
 }
 macro_rules! item_cols {
@@ -60,12 +60,12 @@ pub const SQL_BATCH_INSERT: &str = concat!(
     "INSERT INTO payout_batches (",
     batch_cols!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
-     $23, $24, $25, $26)"
+     $23, $24, $25, $26, $27, $28, $29)"
 );
 pub const SQL_BATCH_UPDATE: &str = "UPDATE payout_batches SET dedup_sha256 = $2, status = $3, approval_required = $4, \
      total_rows = $5, valid_rows = $6, invalid_rows = $7, open_payouts = $8, failure_code = $9, failure_reason = $10, \
      approved_by = $11, approved_at = $12, cancelled_by = $13, cancelled_at = $14, released_at = $15, \
-     completed_at = $16, updated_at = $17 WHERE id = $1";
+     completed_at = $16, updated_at = $17, valid_totals = $18, held = $19, held_at = $20 WHERE id = $1";
 pub const SQL_BATCH_BY_HASH: &str = "SELECT id FROM payout_batches WHERE account_id = $1 AND dedup_sha256 = $2";
 pub const SQL_ITEMS_INSERT: &str = concat!(
     "INSERT INTO payout_batch_items (",
@@ -115,8 +115,19 @@ pub fn batch_from_row(r: &Row) -> StoreResult<PayoutBatchRow> {
         updated_at: col(r, 23)?,
         quote_id: col(r, 24)?,
         client_rate: col(r, 25)?,
+        valid_totals: crate::batch_totals_parse(col::<Option<String>>(r, 26)?.as_deref())?.unwrap_or_default(),
+        held: crate::batch_totals_parse(col::<Option<String>>(r, 27)?.as_deref())?,
+        held_at: col(r, 28)?,
     })
 }
+
+/// The batch's funding columns as stored: valid totals (NULL when empty) and held.
+pub fn funding_text(b: &PayoutBatchRow) -> (Option<String>, Option<String>) {
+    let valid = Some(&b.valid_totals).filter(|t| !t.is_empty());
+    (crate::batch_totals_text(valid), crate::batch_totals_text(b.held.as_ref()))
+}
+
+pub const SQL_BATCH_HOLDS: &str = "SELECT id, held FROM payout_batches WHERE held IS NOT NULL";
 
 pub fn item_from_row(r: &Row) -> StoreResult<BatchItemRow> {
     Ok(BatchItemRow {
@@ -207,9 +218,9 @@ impl super::PgTx<'_> {
             || crate::PostError::Store(StoreError::Database("a batch run's net balance change overflows".into()));
         let mut net: Vec<(LedgerKey, i64)> = Vec::new();
         let mut ids: HashMap<LedgerKey, i64> = HashMap::new();
-        for h in holds {
-            h.entry.validate()?;
-            for (key, delta) in h.entry.net_changes() {
+        for entry in holds.iter().filter_map(|h| h.entry.as_ref()) {
+            entry.validate()?;
+            for (key, delta) in entry.net_changes() {
                 match net.iter_mut().find(|(k, _)| *k == key) {
                     Some((_, sum)) => *sum = sum.checked_add(delta).ok_or_else(overflow)?,
                     None => net.push((key, delta)),
@@ -252,13 +263,13 @@ impl super::PgTx<'_> {
         );
         let (mut l_entry, mut l_no, mut l_account, mut l_amount): (Vec<Uuid>, Vec<i32>, Vec<i64>, Vec<i64>) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for h in holds {
-            let owner_uuid = h.entry.chain_owner.0;
+        for (h, entry) in holds.iter().filter_map(|h| h.entry.as_ref().map(|e| (h, e))) {
+            let owner_uuid = entry.chain_owner.0;
             if let std::collections::hash_map::Entry::Vacant(vacant) = heads.entry(owner_uuid) {
                 vacant.insert(self.chain_head(owner_uuid).await?);
             }
             let lines: Vec<StoredLine> =
-                h.entry.lines().into_iter().map(|l| StoredLine { key: l.key, amount: l.amount }).collect();
+                entry.lines().into_iter().map(|l| StoredLine { key: l.key, amount: l.amount }).collect();
             for (no, line) in lines.iter().enumerate() {
                 let ledger_id = match ids.get(&line.key) {
                     Some(id) => *id,
@@ -274,16 +285,16 @@ impl super::PgTx<'_> {
                 l_amount.push(line.amount);
             }
             let Some((seq, prev)) = heads.get_mut(&owner_uuid) else { continue };
-            let owner = h.entry.chain_owner.to_string();
+            let owner = entry.chain_owner.to_string();
             let id_text = h.entry_id.to_string();
-            let reference_id = h.entry.reference.id.to_string();
+            let reference_id = entry.reference.id.to_string();
             let next = *seq + 1;
             let fields = ledger::ChainFields {
                 entry_id: &id_text,
                 owner: &owner,
                 seq: next,
-                kind: h.entry.kind.as_str(),
-                reference_type: h.entry.reference.kind,
+                kind: entry.kind.as_str(),
+                reference_type: entry.reference.kind,
                 reference_id: &reference_id,
                 created_at_ms: at_ms,
             };
@@ -291,20 +302,23 @@ impl super::PgTx<'_> {
             e_id.push(h.entry_id);
             e_owner.push(owner_uuid);
             e_seq.push(next);
-            e_kind.push(h.entry.kind.as_str().to_owned());
-            e_ref_type.push(h.entry.reference.kind.to_owned());
+            e_kind.push(entry.kind.as_str().to_owned());
+            e_ref_type.push(entry.reference.kind.to_owned());
             e_ref_id.push(reference_id);
             e_at.push(at_ms);
             e_prev.push(std::mem::replace(prev, hash.clone()));
             e_hash.push(hash);
             *seq = next;
         }
-        self.exec(
-            SQL_BULK_ENTRIES,
-            &[&e_id, &e_owner, &e_seq, &e_kind, &e_ref_type, &e_ref_id, &e_at, &e_prev, &e_hash],
-        )
-        .await?;
-        self.exec(SQL_BULK_LINES, &[&l_entry, &l_no, &l_account, &l_amount]).await?;
+        // Rows drawing on their batch's hold have no entry of their own.
+        if !e_id.is_empty() {
+            self.exec(
+                SQL_BULK_ENTRIES,
+                &[&e_id, &e_owner, &e_seq, &e_kind, &e_ref_type, &e_ref_id, &e_at, &e_prev, &e_hash],
+            )
+            .await?;
+            self.exec(SQL_BULK_LINES, &[&l_entry, &l_no, &l_account, &l_amount]).await?;
+        }
         for (owner, (seq, hash)) in &heads {
             self.exec(super::SQL_CHAIN_ADVANCE, &[owner, seq, hash]).await?;
         }

@@ -33,6 +33,8 @@ const SQL_LINES: &str = concat!(
 const SQL_BALANCES_AT: &str = "SELECT a.currency, a.kind, SUM(l.amount)::bigint FROM ledger_accounts a \
      JOIN journal_lines l ON l.ledger_account_id = a.id JOIN journal_entries e ON e.id = l.entry_id \
      WHERE a.owner_id = $1 AND e.created_at_ms < $2 GROUP BY a.currency, a.kind ORDER BY a.currency, a.kind";
+const SQL_HELD_BATCH_PAYOUTS: &str = "SELECT p.id, p.batch_id FROM payouts p JOIN payout_batches b ON b.id = p.batch_id \
+     WHERE p.account_id = $1 AND b.held IS NOT NULL AND p.id = ANY($2::uuid[])";
 const SQL_REFERENCE_LINES: &str = concat!(
     "SELECT ",
     line_cols!(),
@@ -153,6 +155,15 @@ impl PgStore {
         let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
         let rows = self.rows(SQL_REFERENCE_LINES, &[&account.0, &reference_type, &ids]).await?;
         collect(&rows, line_row)
+    }
+
+    pub(super) async fn report_held_batch(
+        &self,
+        account: AccountId,
+        payouts: &[Uuid],
+    ) -> StoreResult<Vec<(Uuid, Uuid)>> {
+        let rows = self.rows(SQL_HELD_BATCH_PAYOUTS, &[&account.0, &payouts]).await?;
+        collect(&rows, |r| Ok((col(r, 0)?, col(r, 1)?)))
     }
 
     pub(super) async fn report_get(&self, account: AccountId, id: Uuid) -> StoreResult<Option<ReportRow>> {

@@ -11,7 +11,8 @@ use outlay_core::AccountId;
 
 const BATCH_COLS: &str = "id, account_id, created_by, file_name, format, mode, content_sha256, dedup_sha256, status, \
     approval_required, total_rows, valid_rows, invalid_rows, open_payouts, failure_code, failure_reason, approved_by, \
-    approved_at, cancelled_by, cancelled_at, released_at, completed_at, created_at, updated_at, quote_id, client_rate";
+    approved_at, cancelled_by, cancelled_at, released_at, completed_at, created_at, updated_at, quote_id, client_rate, \
+    valid_totals, held, held_at";
 
 fn opt_uuid(v: &Option<String>) -> StoreResult<Option<Uuid>> {
     v.as_deref().map(uuid).transpose()
@@ -45,7 +46,16 @@ fn batch_row(r: &Row<'_>) -> StoreResult<PayoutBatchRow> {
         updated_at: from_ms(get(r, 23)?)?,
         quote_id: opt_uuid(&get(r, 24)?)?,
         client_rate: get(r, 25)?,
+        valid_totals: crate::batch_totals_parse(get::<Option<String>>(r, 26)?.as_deref())?.unwrap_or_default(),
+        held: crate::batch_totals_parse(get::<Option<String>>(r, 27)?.as_deref())?,
+        held_at: opt_from_ms(get(r, 28)?)?,
     })
+}
+
+/// The batch's funding columns as stored: valid totals (NULL when empty), held, held at.
+fn funding(b: &PayoutBatchRow) -> (Option<String>, Option<String>, Option<i64>) {
+    let valid = Some(&b.valid_totals).filter(|t| !t.is_empty());
+    (crate::batch_totals_text(valid), crate::batch_totals_text(b.held.as_ref()), b.held_at.map(ms))
 }
 
 const ITEM_COLS: &str = "batch_id, row_number, status, currency, amount, payout_reference, payload, payout_id, \
@@ -167,11 +177,12 @@ pub fn upsert_policy(conn: &Connection, p: &ApprovalPolicyRow) -> StoreResult<()
 }
 
 pub fn insert_batch(conn: &Connection, b: &PayoutBatchRow) -> StoreResult<()> {
-    conn.prepare_cached(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "INSERT INTO payout_batches ({BATCH_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
-         ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
-    ))?
-    .execute(params![
+         ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)"
+    ))?;
+    let (valid_totals, held, held_at) = funding(b);
+    stmt.execute(params![
         b.id.to_string(),
         b.account_id.to_string(),
         b.created_by.map(|u| u.to_string()),
@@ -197,17 +208,21 @@ pub fn insert_batch(conn: &Connection, b: &PayoutBatchRow) -> StoreResult<()> {
         ms(b.created_at),
         ms(b.updated_at),
         b.quote_id.map(|u| u.to_string()),
-        b.client_rate
+        b.client_rate,
+        valid_totals,
+        held,
+        held_at
     ])?;
     Ok(())
 }
 
 pub fn update_batch(conn: &Connection, b: &PayoutBatchRow) -> StoreResult<()> {
+    let (valid_totals, held, held_at) = funding(b);
     conn.prepare_cached(
         "UPDATE payout_batches SET dedup_sha256 = ?2, status = ?3, approval_required = ?4, total_rows = ?5, \
          valid_rows = ?6, invalid_rows = ?7, open_payouts = ?8, failure_code = ?9, failure_reason = ?10, \
          approved_by = ?11, approved_at = ?12, cancelled_by = ?13, cancelled_at = ?14, released_at = ?15, \
-         completed_at = ?16, updated_at = ?17 WHERE id = ?1",
+         completed_at = ?16, updated_at = ?17, valid_totals = ?18, held = ?19, held_at = ?20 WHERE id = ?1",
     )?
     .execute(params![
         b.id.to_string(),
@@ -226,7 +241,10 @@ pub fn update_batch(conn: &Connection, b: &PayoutBatchRow) -> StoreResult<()> {
         b.cancelled_at.map(ms),
         b.released_at.map(ms),
         b.completed_at.map(ms),
-        ms(b.updated_at)
+        ms(b.updated_at),
+        valid_totals,
+        held,
+        held_at
     ])?;
     Ok(())
 }
@@ -413,15 +431,15 @@ impl super::SqliteTx<'_> {
         // The run's net change per ledger account, in first-seen order.
         let mut net: Vec<(LedgerKey, i64)> = Vec::new();
         let mut ids: HashMap<LedgerKey, i64> = HashMap::new();
-        for h in holds {
-            h.entry.validate()?;
-            for (key, delta) in h.entry.net_changes() {
+        for entry in holds.iter().filter_map(|h| h.entry.as_ref()) {
+            entry.validate()?;
+            for (key, delta) in entry.net_changes() {
                 match net.iter_mut().find(|(k, _)| *k == key) {
                     Some((_, sum)) => *sum = sum.checked_add(delta).ok_or_else(overflow)?,
                     None => net.push((key, delta)),
                 }
             }
-            for line in h.entry.lines() {
+            for line in entry.lines() {
                 if let std::collections::hash_map::Entry::Vacant(vacant) = ids.entry(line.key) {
                     let id = self.ledger_id(vacant.key(), at_ms)?;
                     vacant.insert(id);
@@ -447,34 +465,35 @@ impl super::SqliteTx<'_> {
         let mut endpoints: HashMap<outlay_core::AccountId, bool> = HashMap::new();
         let batch_text = batch.to_string();
         for h in holds {
-            let owner = h.entry.chain_owner.to_string();
-            if !heads.contains_key(&owner) {
-                heads.insert(owner.clone(), super::chain_head(&self.w.conn, &owner)?);
+            if let Some(entry) = &h.entry {
+                let owner = entry.chain_owner.to_string();
+                if !heads.contains_key(&owner) {
+                    heads.insert(owner.clone(), super::chain_head(&self.w.conn, &owner)?);
+                }
+                let Some((seq, prev)) = heads.get_mut(&owner) else { continue };
+                let ledger_ids = entry
+                    .lines()
+                    .iter()
+                    .map(|l| {
+                        ids.get(&l.key)
+                            .copied()
+                            .ok_or_else(|| StoreError::Database("a line's ledger account was not resolved".into()))
+                    })
+                    .collect::<StoreResult<Vec<i64>>>()?;
+                let next = *seq + 1;
+                let hash = super::write_entry(
+                    &self.w.conn,
+                    entry,
+                    &h.entry_id.to_string(),
+                    &owner,
+                    next,
+                    prev,
+                    at_ms,
+                    &ledger_ids,
+                )?;
+                *seq = next;
+                *prev = hash;
             }
-            let Some((seq, prev)) = heads.get_mut(&owner) else { continue };
-            let ledger_ids = h
-                .entry
-                .lines()
-                .iter()
-                .map(|l| {
-                    ids.get(&l.key)
-                        .copied()
-                        .ok_or_else(|| StoreError::Database("a line's ledger account was not resolved".into()))
-                })
-                .collect::<StoreResult<Vec<i64>>>()?;
-            let next = *seq + 1;
-            let hash = super::write_entry(
-                &self.w.conn,
-                &h.entry,
-                &h.entry_id.to_string(),
-                &owner,
-                next,
-                prev,
-                at_ms,
-                &ledger_ids,
-            )?;
-            *seq = next;
-            *prev = hash;
             let sealed = self.w.keys.seal_payout(&h.payout)?;
             insert_batch_payout(&self.w.conn, &sealed, &batch_text)?;
             self.w

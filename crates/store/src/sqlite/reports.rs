@@ -130,6 +130,19 @@ pub fn reference_lines(
     )
 }
 
+pub fn held_batch_payouts(conn: &Connection, account: AccountId, payouts: &[Uuid]) -> StoreResult<Vec<(Uuid, Uuid)>> {
+    let ids: Vec<String> = payouts.iter().map(Uuid::to_string).collect();
+    let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".to_owned());
+    let rows: Vec<(String, String)> = conn
+        .prepare_cached(
+            "SELECT p.id, p.batch_id FROM payouts p JOIN payout_batches b ON b.id = p.batch_id \
+             WHERE p.account_id = ?1 AND b.held IS NOT NULL AND p.id IN (SELECT value FROM json_each(?2))",
+        )?
+        .query_map(params![account.to_string(), ids], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    rows.iter().map(|(p, b)| Ok((super::uuid(p)?, super::uuid(b)?))).collect()
+}
+
 pub fn report(conn: &Connection, account: AccountId, id: Uuid) -> StoreResult<Option<ReportRow>> {
     query_one(
         conn,
