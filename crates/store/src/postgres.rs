@@ -34,7 +34,7 @@ use crate::{
     WithdrawalFilter, WithdrawalRow, WriteTx, WriterConn, redact_url,
 };
 use crate::{BeneficiaryFilter, BeneficiaryRow, FileRow, PayoutFilter, PayoutRow, PayoutStateChange, PayoutTransition};
-use pipeline::{Held, Mark, Param, Pending, Undo};
+use pipeline::{Held, Mark, Pending, Rows, Undo, Val};
 
 /// Read connections per process.
 const POOL_SIZE: usize = 8;
@@ -293,10 +293,12 @@ const SQL_LOCK_CHAINS_CREATE: &str = "INSERT INTO ledger_chains (account_id, seq
 const SQL_LOCK_CHAINS: &str = "SELECT account_id, seq, head_hash FROM ledger_chains WHERE account_id = ANY($1::uuid[]) ORDER BY account_id FOR UPDATE";
 const SQL_BOOTSTRAP_LOCK: &str = "SELECT pg_advisory_xact_lock(7270311000001)";
 const SQL_PLATFORMS: &str = "SELECT COUNT(*) FROM accounts WHERE kind = 'platform'";
+/// Not flushed first: every queued change to these rows is in `PgTx::balances`, and rows held
+/// there are skipped.
+const SQL_CLIENT_BALANCES_LOCK: &str = "SELECT id, balance FROM ledger_accounts \
+     WHERE owner_id = ANY($1::text[]) AND kind IN ('available', 'pending') ORDER BY id FOR UPDATE";
 const SQL_BALANCES_LOCK: &str =
     "SELECT id, balance FROM ledger_accounts WHERE id = ANY($1::int8[]) ORDER BY id FOR UPDATE";
-const SQL_BALANCE_SET: &str = "UPDATE ledger_accounts SET balance = $2, updated_at = $3 WHERE id = $1";
-const SQL_IDEMPOTENCY_PUT: &str = "INSERT INTO idempotency_keys (account_id, key, request_hash, status_code, response_body, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
 const SQL_LEDGER_ID: &str = "SELECT id FROM ledger_accounts WHERE owner_id = $1 AND currency = $2 AND kind = $3";
 const SQL_LEDGER_CREATE: &str = "INSERT INTO ledger_accounts (owner_id, currency, kind, balance, created_at, updated_at) VALUES ($1, $2, $3, 0, $4, $4) \
      ON CONFLICT (owner_id, currency, kind) DO NOTHING RETURNING id";
@@ -308,11 +310,6 @@ const SQL_CHAIN_HEAD: &str = "SELECT seq, head_hash FROM ledger_chains WHERE acc
 const SQL_CHAIN_CREATE: &str =
     "INSERT INTO ledger_chains (account_id, seq, head_hash) VALUES ($1, 0, $2) ON CONFLICT (account_id) DO NOTHING";
 const SQL_CHAIN_ADVANCE: &str = "UPDATE ledger_chains SET seq = $2, head_hash = $3 WHERE account_id = $1";
-/// An entry and its lines in one statement.
-const SQL_ENTRY_WITH_LINES: &str = "WITH e AS (INSERT INTO journal_entries (id, account_id, seq, kind, reference_type, reference_id, created_at_ms, prev_hash, hash) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)) \
-     INSERT INTO journal_lines (entry_id, line_no, ledger_account_id, amount) \
-     SELECT $1::uuid, t.line_no, t.ledger_account_id, t.amount FROM unnest($10::int4[], $11::int8[], $12::int8[]) AS t(line_no, ledger_account_id, amount)";
 const SQL_ACCOUNT_INSERT: &str = "INSERT INTO accounts (id, name, parent_id, kind, status, bank_account, created_at) VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7)";
 const SQL_SET_BANK: &str = "UPDATE accounts SET bank_account = $2::text::jsonb WHERE id = $1";
 const SQL_CREDENTIAL_INSERT: &str = "INSERT INTO credentials (id, account_id, client_id, secret_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
@@ -331,18 +328,6 @@ const SQL_WITHDRAWAL_INSERT: &str = concat!(
 );
 const SQL_WITHDRAWAL_STATUS: &str =
     "UPDATE withdrawals SET status = $2, updated_at = $3, completed_at = $4, failure_reason = $5 WHERE id = $1";
-/// The event and, in the same statement, a pending delivery for every active webhook endpoint of
-/// the event's account or of its parent whose filter takes the event's type.
-const SQL_EVENT_INSERT: &str = "WITH ev AS (INSERT INTO events (id, account_id, event_name, event_type, source_id, object_seq, data, created_at) \
-     SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::uuid, COALESCE(MAX(object_seq), 0) + 1, $6::text::jsonb, $7::timestamptz \
-     FROM events WHERE source_id = $5 RETURNING object_seq), \
-     fan AS (INSERT INTO webhook_deliveries (id, event_id, endpoint_id, account_id, generation, status, attempts, next_attempt_at, created_at) \
-     SELECT gen_random_uuid(), $1::uuid, ep.id, ep.account_id, 0, 'pending', 0, $7::timestamptz, $7::timestamptz \
-     FROM webhook_endpoints ep WHERE ep.status = 'ACTIVE' \
-     AND ep.account_id IN ($2::uuid, (SELECT parent_id FROM accounts WHERE id = $2::uuid)) \
-     AND (ep.event_types = '[]'::jsonb OR ep.event_types @> jsonb_build_array($4::text))) \
-     SELECT object_seq FROM ev";
-
 fn account_from_row(r: &Row) -> StoreResult<AccountRow> {
     let bank: Option<String> = col(r, 5)?;
     Ok(AccountRow {
@@ -565,6 +550,8 @@ impl Store for PgStore {
             client,
             statements: HashMap::new(),
             ledger_ids: HashMap::new(),
+            known_chains: HashSet::new(),
+            known_audit_chains: HashSet::new(),
             dirty: false,
             strict_next: false,
         }))
@@ -1171,6 +1158,11 @@ pub struct PgWriterConn {
     client: Client,
     statements: HashMap<&'static str, Statement>,
     ledger_ids: HashMap<LedgerKey, i64>,
+    /// Accounts whose ledger chain head is committed (heads are never deleted): `lock_chains`
+    /// need not try to create them.
+    known_chains: HashSet<Uuid>,
+    /// The same for audit chain heads.
+    known_audit_chains: HashSet<Uuid>,
     /// A transaction was dropped while open: roll it back before the next `BEGIN`.
     dirty: bool,
     /// The last batch's queued write failed: run the next transaction strictly.
@@ -1365,14 +1357,15 @@ impl PgTx<'_> {
         }
     }
 
-    /// Queue a write whose answer nobody waits for.
-    async fn defer(&mut self, sql: &'static str, params: Box<dyn pipeline::Params>) -> StoreResult<()> {
+    /// Queue a write whose answer nobody waits for (sent with others of its statement as one
+    /// multi-row statement at the next flush, see `pipeline::plan`).
+    async fn defer(&mut self, rows: Rows) -> StoreResult<()> {
         self.check_poison()?;
-        for table in pipeline::written_tables(sql) {
+        for table in pipeline::written_tables(rows.multi.sql) {
             self.pending_tables.insert(table);
             self.reads.written(table);
         }
-        self.pending.push(Pending::Write { sql, params, expect_one: false });
+        self.pending.push(Pending::Rows(rows));
         if self.strict {
             self.flush().await?;
         }
@@ -1397,47 +1390,59 @@ impl PgTx<'_> {
             }
         }
         let at = db_time(self.last_at.unwrap_or_else(OffsetDateTime::now_utc));
+        // Each changed row once, with its final value: one statement per table (see `plan`).
+        let one =
+            |multi: &'static pipeline::Multi, main: Vec<Val>| Pending::Rows(Rows { multi, main, extra: Vec::new() });
         for (id, held) in self.balances.iter_mut().filter(|(_, h)| h.dirty) {
             held.dirty = false;
-            let params: Vec<Param> = vec![Box::new(*id), Box::new(held.value), Box::new(at)];
-            queue.push(Pending::Write { sql: SQL_BALANCE_SET, params: Box::new(params), expect_one: true });
+            queue.push(one(&pipeline::BALANCES, vec![(*id).into(), held.value.into(), at.into()]));
         }
         for (account, held) in self.chains.iter_mut().filter(|(_, h)| h.dirty) {
             held.dirty = false;
-            let params: Vec<Param> = vec![Box::new(*account), Box::new(held.value.0), Box::new(held.value.1.clone())];
-            queue.push(Pending::Write { sql: SQL_CHAIN_ADVANCE, params: Box::new(params), expect_one: true });
+            queue.push(one(
+                &pipeline::CHAINS,
+                vec![(*account).into(), held.value.0.into(), held.value.1.clone().into()],
+            ));
         }
         for (account, held) in self.audit_heads.iter_mut().filter(|(_, h)| h.dirty) {
             held.dirty = false;
-            let params: Vec<Param> = vec![Box::new(*account), Box::new(held.value.0), Box::new(held.value.1.clone())];
-            queue.push(Pending::Write { sql: audit::SQL_ADVANCE, params: Box::new(params), expect_one: true });
+            queue.push(one(
+                &audit::ADVANCE_MANY,
+                vec![(*account).into(), held.value.0.into(), held.value.1.clone().into()],
+            ));
         }
-        let mut statements = Vec::with_capacity(queue.len());
-        for item in &queue {
-            match self.w.statement(item.sql()).await {
+        let planned = match pipeline::plan(queue) {
+            Ok(planned) => planned,
+            Err(why) => {
+                // Nothing was sent, but the queue is gone: this transaction must not commit.
+                self.aborted = true;
+                if self.strict {
+                    return Err(StoreError::Database(why));
+                }
+                return Err(self.poison(&why));
+            }
+        };
+        let mut statements = Vec::with_capacity(planned.len());
+        for item in &planned {
+            match self.w.statement(item.sql).await {
                 Ok(stmt) => statements.push(stmt),
                 Err(e) => return Err(self.failed(e)),
             }
         }
-        let prepared: Vec<(Statement, Vec<&(dyn ToSql + Sync)>)> = statements
-            .into_iter()
-            .zip(&queue)
-            .map(|(stmt, item)| match item {
-                Pending::Write { params, .. } => (stmt, params.params()),
-                Pending::Savepoint | Pending::Release => (stmt, Vec::new()),
-            })
-            .collect();
+        let prepared: Vec<(Statement, Vec<&(dyn ToSql + Sync)>)> =
+            statements.into_iter().zip(&planned).map(|(stmt, item)| (stmt, item.params.params())).collect();
         let answers = pipeline::run(&self.w.client, &prepared).await;
         drop(prepared);
-        for (item, answer) in queue.iter().zip(answers) {
+        for (item, answer) in planned.iter().zip(answers) {
             match answer {
                 Err(e) => return Err(self.failed(e)),
                 Ok(rows) => {
-                    if let Pending::Write { sql, expect_one: true, .. } = item
-                        && rows != 1
+                    if let Some(expected) = item.expect
+                        && rows != expected
                     {
                         self.aborted = true;
-                        return Err(self.poison(&format!("{sql} changed {rows} rows, not one")));
+                        let sql = item.sql;
+                        return Err(self.poison(&format!("{sql} changed {rows} rows, not {expected}")));
                     }
                 }
             }
@@ -1717,6 +1722,11 @@ impl WriteTx for PgTx<'_> {
         self.open = false;
         let created = std::mem::take(&mut self.created);
         self.w.ledger_ids.extend(created);
+        // Every head held now exists, committed.
+        let heads: Vec<Uuid> = self.chains.keys().copied().collect();
+        self.w.known_chains.extend(heads);
+        let heads: Vec<Uuid> = self.audit_heads.keys().copied().collect();
+        self.w.known_audit_chains.extend(heads);
         Ok(())
     }
 
@@ -1742,12 +1752,32 @@ impl WriteTx for PgTx<'_> {
         }
         // Create missing heads (only for accounts that exist), then lock every head in id order:
         // every node locks in the same order, so two batches never deadlock.
-        self.exec(SQL_LOCK_CHAINS_CREATE, &[&ids, &ledger::GENESIS_HASH]).await?;
+        if !ids.iter().all(|id| self.w.known_chains.contains(id)) {
+            self.exec(SQL_LOCK_CHAINS_CREATE, &[&ids, &ledger::GENESIS_HASH]).await?;
+        }
         for row in self.all(SQL_LOCK_CHAINS, &[&ids]).await? {
             let account: Uuid = col(&row, 0)?;
             if let std::collections::hash_map::Entry::Vacant(slot) = self.chains.entry(account) {
                 slot.insert(Held { value: (col(&row, 1)?, col(&row, 2)?), dirty: false });
                 self.remember(Undo::Chain(account, None));
+            }
+        }
+        // The clients' available and pending balances, locked now in one statement instead of
+        // one round trip per command that first touches one: only entries on these clients'
+        // chains change them, and this transaction holds those chains. Rows already held are
+        // kept (they may carry changes not sent yet).
+        let owners: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        self.check_poison()?;
+        let result = match self.w.statement(SQL_CLIENT_BALANCES_LOCK).await {
+            Ok(stmt) => self.w.client.query(&stmt, &[&owners]).await,
+            Err(e) => Err(e),
+        };
+        let rows = result.map_err(|e| self.failed(e))?;
+        for row in &rows {
+            let (id, balance): (i64, i64) = (col(row, 0)?, col(row, 1)?);
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.balances.entry(id) {
+                slot.insert(Held { value: balance, dirty: false });
+                self.remember(Undo::Balance(id, None));
             }
         }
         Ok(())
@@ -1771,15 +1801,15 @@ impl WriteTx for PgTx<'_> {
         let status = i32::from(rec.status_code);
         // A key another node committed meanwhile fails the queued insert: the batch is then rerun
         // strictly and this answers `Conflict` to its command.
-        let params: Vec<Param> = vec![
-            Box::new(rec.account_id.0),
-            Box::new(rec.key.clone()),
-            Box::new(rec.request_hash.clone()),
-            Box::new(status),
-            Box::new(rec.response_body.clone()),
-            Box::new(db_time(rec.created_at)),
+        let main: Vec<Val> = vec![
+            rec.account_id.0.into(),
+            rec.key.clone().into(),
+            rec.request_hash.clone().into(),
+            status.into(),
+            rec.response_body.clone().into(),
+            db_time(rec.created_at).into(),
         ];
-        self.defer(SQL_IDEMPOTENCY_PUT, Box::new(params)).await?;
+        self.defer(Rows { multi: &pipeline::IDEMPOTENCY, main, extra: Vec::new() }).await?;
         let key = (rec.account_id.0, rec.key.clone());
         // As the database will return it (whole milliseconds).
         self.idempotency.insert(key.clone(), IdempotencyRecord { created_at: db_time(rec.created_at), ..rec.clone() });
@@ -1835,29 +1865,24 @@ impl WriteTx for PgTx<'_> {
         };
         let hash = ledger::entry_hash(&prev, &fields, &lines);
         let next = seq + 1;
-        let mut line_nos: Vec<i32> = Vec::with_capacity(lines.len());
-        let mut ledger_ids: Vec<i64> = Vec::with_capacity(lines.len());
-        let mut amounts: Vec<i64> = Vec::with_capacity(lines.len());
+        let mut extra: Vec<Vec<Val>> = Vec::with_capacity(lines.len());
         for (no, line) in lines.iter().enumerate() {
-            line_nos.push(i32::try_from(no).map_err(|_| StoreError::Database("too many lines in one entry".into()))?);
-            ledger_ids.push(self.ledger_id(&line.key, at_time).await?);
-            amounts.push(line.amount);
+            let no = i32::try_from(no).map_err(|_| StoreError::Database("too many lines in one entry".into()))?;
+            let ledger = self.ledger_id(&line.key, at_time).await?;
+            extra.push(vec![entry_id.into(), no.into(), ledger.into(), line.amount.into()]);
         }
-        let entry: Vec<Param> = vec![
-            Box::new(entry_id),
-            Box::new(owner_uuid),
-            Box::new(next),
-            Box::new(draft.kind.as_str()),
-            Box::new(draft.reference.kind),
-            Box::new(reference_id),
-            Box::new(at_ms),
-            Box::new(prev),
-            Box::new(hash.clone()),
-            Box::new(line_nos),
-            Box::new(ledger_ids),
-            Box::new(amounts),
+        let main: Vec<Val> = vec![
+            entry_id.into(),
+            owner_uuid.into(),
+            next.into(),
+            draft.kind.as_str().into(),
+            draft.reference.kind.into(),
+            reference_id.into(),
+            at_ms.into(),
+            prev.into(),
+            hash.clone().into(),
         ];
-        self.defer(SQL_ENTRY_WITH_LINES, Box::new(entry)).await?;
+        self.defer(Rows { multi: &pipeline::ENTRIES, main, extra }).await?;
         self.advance_chain(owner_uuid, (next, hash));
         Ok(())
     }
@@ -2073,8 +2098,7 @@ impl WriteTx for PgTx<'_> {
 
     async fn insert_payout(&mut self, row: &PayoutRow) -> StoreResult<()> {
         let row = &self.w.keys.seal_payout(row)?;
-        let p = payouts::PayoutParams::new(row);
-        self.defer(payouts::SQL_PAYOUT_CREATE, Box::new(p)).await
+        self.defer(payouts::create_row(row)).await
     }
 
     async fn payout(&mut self, id: Uuid) -> StoreResult<Option<PayoutRow>> {
@@ -2149,16 +2173,16 @@ impl WriteTx for PgTx<'_> {
     }
 
     async fn insert_event(&mut self, e: &NewEvent) -> StoreResult<()> {
-        let params: Vec<Param> = vec![
-            Box::new(e.id),
-            Box::new(e.account_id.0),
-            Box::new(e.event_name.clone()),
-            Box::new(e.event_type.clone()),
-            Box::new(e.source_id),
-            Box::new(e.data.to_string()),
-            Box::new(db_time(e.created_at)),
+        let main: Vec<Val> = vec![
+            e.id.into(),
+            e.account_id.0.into(),
+            e.event_name.clone().into(),
+            e.event_type.clone().into(),
+            e.source_id.into(),
+            e.data.to_string().into(),
+            db_time(e.created_at).into(),
         ];
-        self.defer(SQL_EVENT_INSERT, Box::new(params)).await
+        self.defer(Rows { multi: &webhooks::EVENTS_MANY, main, extra: Vec::new() }).await
     }
 
     async fn event(&mut self, id: Uuid) -> StoreResult<Option<crate::EventRow>> {
@@ -2296,7 +2320,9 @@ impl WriteTx for PgTx<'_> {
         if ids.is_empty() {
             return Ok(());
         }
-        self.exec(audit::SQL_LOCK_CREATE, &[&ids, &outlay_core::audit::GENESIS_HASH]).await?;
+        if !ids.iter().all(|id| self.w.known_audit_chains.contains(id)) {
+            self.exec(audit::SQL_LOCK_CREATE, &[&ids, &outlay_core::audit::GENESIS_HASH]).await?;
+        }
         for row in self.all(audit::SQL_LOCK, &[&ids]).await? {
             let account: Uuid = col(&row, 0)?;
             if let std::collections::hash_map::Entry::Vacant(slot) = self.audit_heads.entry(account) {
@@ -2330,27 +2356,27 @@ impl WriteTx for PgTx<'_> {
         out.hash = out.with_fields(|f| outlay_core::audit::record_hash(&out.prev_hash, f));
         let d = &out.draft;
         let status = i32::try_from(d.status).unwrap_or(i32::MAX);
-        let params: Vec<Param> = vec![
-            Box::new(account),
-            Box::new(out.seq),
-            Box::new(d.id),
-            Box::new(d.at),
-            Box::new(d.credential_id.clone()),
-            Box::new(d.role.clone()),
-            Box::new(d.action.clone()),
-            Box::new(d.object_type.clone()),
-            Box::new(d.object_id.clone()),
-            Box::new(d.source_ip.clone()),
-            Box::new(d.user_agent.clone()),
-            Box::new(d.request_id.clone()),
-            Box::new(d.before.clone()),
-            Box::new(d.after.clone()),
-            Box::new(status),
-            Box::new(d.error_code.clone()),
-            Box::new(out.prev_hash.clone()),
-            Box::new(out.hash.clone()),
+        let main: Vec<Val> = vec![
+            account.into(),
+            out.seq.into(),
+            d.id.into(),
+            d.at.into(),
+            d.credential_id.clone().into(),
+            d.role.clone().into(),
+            d.action.clone().into(),
+            d.object_type.clone().into(),
+            d.object_id.clone().into(),
+            d.source_ip.clone().into(),
+            d.user_agent.clone().into(),
+            d.request_id.clone().into(),
+            d.before.clone().into(),
+            d.after.clone().into(),
+            status.into(),
+            d.error_code.clone().into(),
+            out.prev_hash.clone().into(),
+            out.hash.clone().into(),
         ];
-        self.defer(audit::SQL_INSERT, Box::new(params)).await?;
+        self.defer(Rows { multi: &audit::INSERT_MANY, main, extra: Vec::new() }).await?;
         let old = self.audit_heads.insert(account, Held { value: (out.seq, out.hash.clone()), dirty: true });
         self.remember(Undo::AuditHead(account, old));
         Ok(out)

@@ -16,6 +16,7 @@ mod multinode;
 mod overload;
 mod payout_approval;
 mod payouts;
+mod postgres_coalesced_writes;
 mod rails;
 mod reports;
 mod roles;

@@ -7,6 +7,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::col;
+use super::pipeline::{Multi, Ty};
 use crate::{AuditDraft, AuditRow, StoreResult};
 
 macro_rules! cols {
@@ -36,12 +37,47 @@ pub const SQL_LOCK: &str =
 pub const SQL_HEAD: &str = "SELECT seq, head_hash FROM audit_chains WHERE account_id = $1 FOR UPDATE";
 pub const SQL_HEAD_CREATE: &str =
     "INSERT INTO audit_chains (account_id, seq, head_hash) VALUES ($1, 0, $2) ON CONFLICT (account_id) DO NOTHING";
-pub const SQL_ADVANCE: &str = "UPDATE audit_chains SET seq = $2, head_hash = $3 WHERE account_id = $1";
-pub const SQL_INSERT: &str = concat!(
-    "INSERT INTO audit_log (",
-    cols!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-);
+/// Audit rows, many per statement (see `pipeline::plan`); hashes are computed by the writer.
+pub(super) static INSERT_MANY: Multi = Multi {
+    sql: concat!(
+        "INSERT INTO audit_log (",
+        cols!(),
+        ") SELECT * FROM unnest($1::uuid[], $2::int8[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[], \
+         $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], \
+         $15::int4[], $16::text[], $17::text[], $18::text[])"
+    ),
+    main: &[
+        Ty::Uuid,
+        Ty::I64,
+        Ty::Uuid,
+        Ty::Time,
+        Ty::Text,
+        Ty::Text,
+        Ty::Text,
+        Ty::Text,
+        Ty::Text,
+        Ty::Text,
+        Ty::Text,
+        Ty::Text,
+        Ty::Text,
+        Ty::Text,
+        Ty::I32,
+        Ty::Text,
+        Ty::Text,
+        Ty::Text,
+    ],
+    extra: &[],
+    expect_each: false,
+};
+
+/// Final audit chain heads the writer holds (account, seq, head hash).
+pub(super) static ADVANCE_MANY: Multi = Multi {
+    sql: "UPDATE audit_chains c SET seq = t.seq, head_hash = t.head_hash \
+          FROM unnest($1::uuid[], $2::int8[], $3::text[]) AS t(account_id, seq, head_hash) WHERE c.account_id = t.account_id",
+    main: &[Ty::Uuid, Ty::I64, Ty::Text],
+    extra: &[],
+    expect_each: true,
+};
 
 pub fn from_row(r: &Row) -> StoreResult<AuditRow> {
     let status: i32 = col(r, 14)?;

@@ -4,6 +4,7 @@
 use serde_json::Value;
 use tokio_postgres::Row;
 
+use super::pipeline::{Multi, Rows, Ty, Val};
 use super::{col, db_time};
 use crate::{BeneficiaryRow, FileRow, PayoutRow, PayoutTransition, StoreError, StoreResult};
 use outlay_core::AccountId;
@@ -188,15 +189,6 @@ pub const SQL_PAYOUT_SET_APPROVAL: &str = "UPDATE payouts SET approved_by = $2, 
 pub const SQL_PAYOUT_CREATED_REASON: &str =
     "UPDATE payout_transitions SET reason = $2 WHERE payout_id = $1 AND seq = 1";
 
-/// The payout and its first transition in one statement (one round of work for the server).
-pub const SQL_PAYOUT_CREATE: &str = concat!(
-    "WITH p AS (INSERT INTO payouts (",
-    payout_cols!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
-     $23, $24, $25, $26, $27, $28, $29, $30)) \
-     INSERT INTO payout_transitions (payout_id, seq, from_state, to_state, reason, at) VALUES ($1, 1, NULL, $22, 'created', $25)"
-);
-
 pub const SQL_PAYOUT_SET_STATE: &str = "UPDATE payouts SET state = $2, failure_reason = COALESCE($3, failure_reason), \
     failure_returned_amount = $4, completed_at = COALESCE($5, completed_at), updated_at = $6 \
     WHERE id = $1 AND ($7::text IS NULL OR state = $7)";
@@ -257,71 +249,90 @@ pub fn transition_from_row(r: &Row) -> StoreResult<PayoutTransition> {
     })
 }
 
-/// Owned parameters of an insert, in column order.
-pub struct PayoutParams {
-    row: PayoutRow,
-    beneficiary: String,
-    payer: Option<String>,
-    documentation: String,
-}
+/// Payouts and their first transitions, many per statement (see `pipeline::plan`).
+pub(super) static CREATE_MANY: Multi = Multi {
+    sql: concat!(
+        "WITH p AS (INSERT INTO payouts (",
+        payout_cols!(),
+        ") SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[], \
+         $8::text[], $9::text[], $10::int8[], $11::uuid[], $12::text[], $13::text[], $14::text[], $15::date[], $16::text[], \
+         $17::text[], $18::uuid[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::int8[], \
+         $25::timestamptz[], $26::timestamptz[], $27::timestamptz[], $28::uuid[], $29::uuid[], $30::timestamptz[]) \
+         RETURNING id, state, created_at) \
+         INSERT INTO payout_transitions (payout_id, seq, from_state, to_state, reason, at) \
+         SELECT id, 1, NULL, state, 'created', created_at FROM p"
+    ),
+    main: &[
+        Ty::Uuid,
+        Ty::Uuid,
+        Ty::Text,
+        Ty::Text,
+        Ty::Text,
+        Ty::I64,
+        Ty::I64,
+        Ty::Text,
+        Ty::Text,
+        Ty::I64,
+        Ty::Uuid,
+        Ty::Text,
+        Ty::Text,
+        Ty::Text,
+        Ty::Date,
+        Ty::Text,
+        Ty::Text,
+        Ty::Uuid,
+        Ty::Text,
+        Ty::Text,
+        Ty::Text,
+        Ty::Text,
+        Ty::Text,
+        Ty::I64,
+        Ty::Time,
+        Ty::Time,
+        Ty::Time,
+        Ty::Uuid,
+        Ty::Uuid,
+        Ty::Time,
+    ],
+    extra: &[],
+    expect_each: false,
+};
 
-impl super::pipeline::Params for PayoutParams {
-    fn params(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
-        PayoutParams::params(self)
-    }
-}
-
-impl PayoutParams {
-    pub fn new(p: &PayoutRow) -> Self {
-        Self {
-            beneficiary: p.beneficiary.to_string(),
-            payer: p.payer.as_ref().map(Value::to_string),
-            documentation: p.documentation.to_string(),
-            row: PayoutRow {
-                created_at: db_time(p.created_at),
-                updated_at: db_time(p.updated_at),
-                completed_at: p.completed_at.map(db_time),
-                approved_at: p.approved_at.map(db_time),
-                ..p.clone()
-            },
-        }
-    }
-
-    pub fn params(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
-        let p = &self.row;
-        vec![
-            &p.id,
-            &p.account_id.0,
-            &p.short_reference_id,
-            &p.unique_request_id,
-            &p.currency,
-            &p.amount,
-            &p.fee_amount,
-            &p.fee_paid_by,
-            &p.payout_currency,
-            &p.payout_amount,
-            &p.quote_id,
-            &p.client_rate,
-            &p.purpose_code,
-            &p.payout_reference,
-            &p.payout_date,
-            &p.payment_method,
-            &p.clearing_system,
-            &p.beneficiary_id,
-            &self.beneficiary,
-            &self.payer,
-            &self.documentation,
-            &p.state,
-            &p.failure_reason,
-            &p.failure_returned_amount,
-            &p.created_at,
-            &p.updated_at,
-            &p.completed_at,
-            &p.created_by,
-            &p.approved_by,
-            &p.approved_at,
-        ]
-    }
+/// A payout's row for `CREATE_MANY`, in column order (times as the database keeps them).
+pub(super) fn create_row(p: &PayoutRow) -> Rows {
+    let main: Vec<Val> = vec![
+        p.id.into(),
+        p.account_id.0.into(),
+        p.short_reference_id.clone().into(),
+        p.unique_request_id.clone().into(),
+        p.currency.clone().into(),
+        p.amount.into(),
+        p.fee_amount.into(),
+        p.fee_paid_by.clone().into(),
+        p.payout_currency.clone().into(),
+        p.payout_amount.into(),
+        p.quote_id.into(),
+        p.client_rate.clone().into(),
+        p.purpose_code.clone().into(),
+        p.payout_reference.clone().into(),
+        p.payout_date.into(),
+        p.payment_method.clone().into(),
+        p.clearing_system.clone().into(),
+        p.beneficiary_id.into(),
+        p.beneficiary.to_string().into(),
+        p.payer.as_ref().map(Value::to_string).into(),
+        p.documentation.to_string().into(),
+        p.state.clone().into(),
+        p.failure_reason.clone().into(),
+        p.failure_returned_amount.into(),
+        db_time(p.created_at).into(),
+        db_time(p.updated_at).into(),
+        p.completed_at.map(db_time).into(),
+        p.created_by.into(),
+        p.approved_by.into(),
+        p.approved_at.map(db_time).into(),
+    ];
+    Rows { multi: &CREATE_MANY, main, extra: Vec::new() }
 }
 
 pub const SQL_OPEN_PAYOUTS: &str = concat!(

@@ -1,15 +1,38 @@
 //! PostgreSQL: webhook endpoints, claims and replays. The fan-out of a new event to its
-//! deliveries is part of the event's own insert (`SQL_EVENT_INSERT` in postgres.rs).
+//! deliveries is part of the events' own insert (`EVENTS_MANY` below, queued by postgres.rs).
 
 use outlay_core::AccountId;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use super::pipeline::{Multi, Ty};
 use super::{PgStore, PgTx, col, collect, count_of, db_time, page_params};
 use crate::{
     ClaimedDelivery, EventRow, Page, PageRequest, StoreError, StoreResult, WebhookAttemptRecord, WebhookDeliveryFilter,
     WebhookDeliveryRow, WebhookDeliveryView, WebhookEndpointRow, WebhookReplayFilter,
+};
+
+/// Events, many per statement (see `pipeline::plan`), each with a pending delivery for every
+/// active endpoint of its account or of its parent whose filter takes its type (as the one-row
+/// insert did). `object_seq` counts on from the source's newest stored event and, for several
+/// events of one source in one statement, in queue order.
+pub(super) static EVENTS_MANY: Multi = Multi {
+    sql: "WITH t AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::text[], \
+          $7::timestamptz[]) WITH ORDINALITY AS t(id, account_id, event_name, event_type, source_id, data, created_at, ord)), \
+          ev AS (INSERT INTO events (id, account_id, event_name, event_type, source_id, object_seq, data, created_at) \
+          SELECT t.id, t.account_id, t.event_name, t.event_type, t.source_id, \
+          COALESCE((SELECT MAX(e.object_seq) FROM events e WHERE e.source_id = t.source_id), 0) \
+          + row_number() OVER (PARTITION BY t.source_id ORDER BY t.ord), t.data::jsonb, t.created_at FROM t ORDER BY t.ord) \
+          INSERT INTO webhook_deliveries (id, event_id, endpoint_id, account_id, generation, status, attempts, \
+          next_attempt_at, created_at) \
+          SELECT gen_random_uuid(), t.id, ep.id, ep.account_id, 0, 'pending', 0, t.created_at, t.created_at \
+          FROM t JOIN webhook_endpoints ep ON ep.status = 'ACTIVE' \
+          AND ep.account_id IN (t.account_id, (SELECT parent_id FROM accounts WHERE id = t.account_id)) \
+          AND (ep.event_types = '[]'::jsonb OR ep.event_types @> jsonb_build_array(t.event_type)) ORDER BY t.ord",
+    main: &[Ty::Uuid, Ty::Uuid, Ty::Text, Ty::Text, Ty::Uuid, Ty::Text, Ty::Time],
+    extra: &[],
+    expect_each: false,
 };
 
 macro_rules! endpoint_cols {
