@@ -169,7 +169,9 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let (req, caller) = who(req, &state).await;
     let response = CURRENT.scope(slot.clone(), next.run(req)).await;
     let Some(caller) = caller else { return response };
-    if slot.recorded.load(Ordering::SeqCst) {
+    // Recorded with the effect; or shed by the writer without running (recording that would
+    // turn overload into writes: it is counted in `outlay_writer_shed_total` instead).
+    if slot.recorded.load(Ordering::SeqCst) || response.extensions().get::<crate::error::NotRun>().is_some() {
         return response;
     }
     let status = response.status().as_u16();
@@ -184,14 +186,10 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     } else {
         (response, None)
     };
-    // Refused by load shedding before any work: recording it would turn overload into writes.
-    // (Counted in `outlay_http_requests_total` instead.)
-    if status == 503 && error_code.as_deref() == Some("server_busy") {
-        return response;
-    }
     let Some(ctx) = CURRENT.sync_scope(slot, || context(&caller, None)) else { return response };
     let draft = ctx.draft(state.engine.clock().now(), status, error_code);
-    if let Err(e) = state.engine.record_audit(draft).await {
+    // The trail's own record is never shed, whatever the request's deadline.
+    if let Err(e) = outlay_engine::Engine::internal(state.engine.record_audit(draft)).await {
         tracing::error!(error = %e, action = %ctx.action, "could not record an audit event");
     }
     response

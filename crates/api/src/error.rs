@@ -215,9 +215,17 @@ impl IntoResponse for ApiError {
         if retryable {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if matches!(self, ApiError::Overloaded) {
+            response.extensions_mut().insert(NotRun);
+        }
         response
     }
 }
+
+/// Marks a response to a request whose write the engine refused without running it (overload,
+/// shutdown): nothing was done, so the audit trail records nothing either.
+#[derive(Clone, Copy, Debug)]
+pub struct NotRun;
 
 pub async fn not_found_fallback() -> ApiError {
     ApiError::NotFound("route".into())

@@ -77,6 +77,12 @@ enum Scenario {
         /// tick, no cap on requests in flight), and count the ones refused with 429/503.
         #[arg(long)]
         rate: Option<u64>,
+        /// The server's `[writer] max_queue_wait_ms` (as `outlay serve`: 100; 0 turns it off).
+        #[arg(long, default_value_t = 100)]
+        max_queue_wait_ms: u64,
+        /// The server's `[api] max_in_flight`.
+        #[arg(long, default_value_t = outlay::config::DEFAULT_MAX_IN_FLIGHT)]
+        max_in_flight: usize,
     },
     /// A payout batch file (CSV, one stored beneficiary) read streaming and validated; with
     /// `--release`, approval is off and every row is held too. Peak memory is the process's.
@@ -461,28 +467,35 @@ where
     (accepted, refused, errors, started.elapsed())
 }
 
-async fn run_http(
-    cli: &Cli,
+/// What the `http` scenario offers the server.
+#[derive(Clone, Copy)]
+struct HttpLoad {
     withdrawals: bool,
     requests: u64,
     concurrency: usize,
     accounts: usize,
     rate: Option<u64>,
-) -> anyhow::Result<()> {
+    max_queue_wait_ms: u64,
+    max_in_flight: usize,
+}
+
+async fn run_http(cli: &Cli, load: &HttpLoad) -> anyhow::Result<()> {
+    let HttpLoad { withdrawals, requests, concurrency, accounts, rate, max_queue_wait_ms, max_in_flight } = *load;
     let dir = tempfile::tempdir()?;
     let url = database(cli, &dir).await?;
+    let max_queue_wait = (max_queue_wait_ms > 0).then(|| Duration::from_millis(max_queue_wait_ms));
     let server: Server = start(ServeSettings {
         database_url: url,
         listen: "127.0.0.1:0".parse()?,
         sandbox: true,
         settle_after: Duration::from_secs(24 * 3600),
-        engine: EngineConfig::default(),
+        engine: EngineConfig { max_queue_wait, ..EngineConfig::default() },
         metrics_listen: None,
         webhooks: Default::default(),
         role: outlay::config::Role::All,
         rail: Default::default(),
         trust_forwarded_for: false,
-        max_in_flight: outlay::config::DEFAULT_MAX_IN_FLIGHT,
+        max_in_flight,
         sftp: None,
         reports: Default::default(),
         keys: None,
@@ -490,7 +503,10 @@ async fn run_http(
     .await?;
     let base = format!("http://{}", server.addr);
     let accounts = seed(&server.engine, accounts.max(1)).await?;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    // Open loop: keep every connection the offered load opened, so the generator reuses them
+    // instead of closing and reopening thousands a second (which measured its own TCP churn).
+    let idle = if rate.is_some() { usize::MAX } else { concurrency };
+    let http = reqwest::Client::builder().pool_max_idle_per_host(idle).build()?;
     let mut tokens = Vec::new();
     for c in accounts.iter().map(|a| &a.creds) {
         let r: serde_json::Value = http
@@ -692,8 +708,10 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Writer { withdrawals, requests, concurrency, accounts } => {
             run_writer(&cli, withdrawals, requests, concurrency, accounts).await
         }
-        Scenario::Http { withdrawals, requests, concurrency, accounts, rate } => {
-            run_http(&cli, withdrawals, requests, concurrency, accounts, rate).await
+        Scenario::Http { withdrawals, requests, concurrency, accounts, rate, max_queue_wait_ms, max_in_flight } => {
+            let load =
+                HttpLoad { withdrawals, requests, concurrency, accounts, rate, max_queue_wait_ms, max_in_flight };
+            run_http(&cli, &load).await
         }
         Scenario::Batch { rows, release, all_or_nothing } => run_batch(&cli, rows, release, all_or_nothing).await,
         Scenario::Nodes { nodes, requests, concurrency, accounts, rate } => {

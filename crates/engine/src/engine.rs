@@ -1,5 +1,7 @@
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use outlay_core::AccountId;
 use outlay_core::fees::FeeSchedule;
@@ -7,7 +9,7 @@ use outlay_store::Store;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::writer::{Job, WriteRequest, Writer};
+use crate::writer::{Job, QueueClock, WriteRequest, Writer};
 use crate::{Clock, Command, CommandError, IdempotencyContext, Outcome, StoredResponse, WriteResult, WriterStats};
 
 #[derive(Clone, Debug)]
@@ -24,6 +26,22 @@ pub struct EngineConfig {
     pub screening: Arc<crate::screening::ScreeningState>,
     /// Operator overrides of corridor cut-off times (local time), by `COUNTRY/CURRENCY`.
     pub cutoffs: std::collections::BTreeMap<String, time::Time>,
+    /// While the writer's queue has stood longer than this for as long, a write from an API
+    /// request that waited longer is refused with 503 `server_busy` without running (`[writer]
+    /// max_queue_wait_ms`), and new API writes are refused at the door. `None` (the default
+    /// here; `outlay serve` defaults to [`DEFAULT_MAX_QUEUE_WAIT`]): no bound. Internal work
+    /// (settler, rails, webhooks, jobs, batches, reports, CLI) is never shed.
+    pub max_queue_wait: Option<Duration>,
+}
+
+/// `outlay serve`'s default `[writer] max_queue_wait_ms`.
+pub const DEFAULT_MAX_QUEUE_WAIT: Duration = Duration::from_millis(100);
+
+tokio::task_local! {
+    /// Set while an API request is served (see [`Engine::api_request`]): whether it has
+    /// submitted a write yet. Only its first may be shed, so a request that writes in several
+    /// steps (a batch upload, approve then release) is never cut half-way.
+    static API_REQUEST: Option<Arc<std::sync::atomic::AtomicBool>>;
 }
 
 impl EngineConfig {
@@ -47,9 +65,13 @@ impl Default for EngineConfig {
             fx_markup_bps: 50,
             screening: Arc::default(),
             cutoffs: std::collections::BTreeMap::new(),
+            max_queue_wait: None,
         }
     }
 }
+
+/// `None` stored as this.
+const NO_BOUND: u64 = u64::MAX;
 
 /// The handle every front end (HTTP, CLI, background tasks) uses to read and write.
 pub struct Engine {
@@ -62,6 +84,9 @@ pub struct Engine {
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     config: Arc<EngineConfig>,
     fx_markup: outlay_core::fx::Markup,
+    queue_clock: Arc<QueueClock>,
+    /// `max_queue_wait` in microseconds (changeable while running, see `set_max_queue_wait`).
+    max_queue_wait: AtomicU64,
 }
 
 /// Removes an idempotency key from the in-flight set when the request ends, however it ends.
@@ -88,13 +113,18 @@ impl Engine {
         let stats = Arc::new(WriterStats::default());
         let shutdown = CancellationToken::new();
         let fx_markup = outlay_core::fx::Markup::from_bps(config.fx_markup_bps)?;
+        let max_queue_wait = AtomicU64::new(
+            config.max_queue_wait.map_or(NO_BOUND, |d| u64::try_from(d.as_micros()).unwrap_or(NO_BOUND - 1)),
+        );
         let config = Arc::new(config);
+        let queue_clock = Arc::new(QueueClock::default());
         let writer = Writer {
             store: store.clone(),
             clock: clock.clone(),
             max_batch: config.max_batch.max(1),
             stats: stats.clone(),
             config: config.clone(),
+            queue: queue_clock.clone(),
         };
         let handle = writer.spawn(rx, shutdown.clone()).await?;
         Ok(Arc::new(Self {
@@ -107,6 +137,8 @@ impl Engine {
             writer_thread: Mutex::new(Some(handle)),
             config,
             fx_markup,
+            queue_clock,
+            max_queue_wait,
         }))
     }
 
@@ -137,9 +169,53 @@ impl Engine {
         self.queue.max_capacity() - self.queue.capacity()
     }
 
-    async fn submit(&self, request: WriteRequest) -> Result<WriteResult, CommandError> {
+    /// Run `fut`, an API request's handling: its first write, if it waits in the writer's queue
+    /// longer than `max_queue_wait`, is refused with [`CommandError::Overloaded`] without
+    /// running. Work outside such a scope is never shed.
+    pub async fn api_request<F: Future>(fut: F) -> F::Output {
+        API_REQUEST.scope(Some(Arc::default()), fut).await
+    }
+
+    /// Run `fut` as internal work (never shed) even inside [`Engine::api_request`].
+    pub async fn internal<F: Future>(fut: F) -> F::Output {
+        API_REQUEST.scope(None, fut).await
+    }
+
+    /// The bound on how long an API write may wait for the writer; `None`: no bound.
+    pub fn max_queue_wait(&self) -> Option<Duration> {
+        match self.max_queue_wait.load(Ordering::Relaxed) {
+            NO_BOUND => None,
+            micros => Some(Duration::from_micros(micros)),
+        }
+    }
+
+    /// Change the bound while running (tests use a zero bound to shed every API write).
+    pub fn set_max_queue_wait(&self, bound: Option<Duration>) {
+        let micros = bound.map_or(NO_BOUND, |d| u64::try_from(d.as_micros()).unwrap_or(NO_BOUND - 1));
+        self.max_queue_wait.store(micros, Ordering::Relaxed);
+    }
+
+    /// How long a write queued now is expected to wait for the writer (an estimate from the
+    /// batch being run, the requests waiting and recent time per command).
+    pub fn expected_queue_wait(&self) -> Duration {
+        self.queue_clock.expected_wait(self.queue_depth())
+    }
+
+    /// Whether an API write arriving now should be refused before any work: the writer is
+    /// shedding and its queue is longer than the bound, so the write would be shed after it had
+    /// cost parsing and reads.
+    pub fn refuse_api_write(&self) -> bool {
+        self.queue_clock.over() && self.max_queue_wait().is_some_and(|bound| self.expected_queue_wait() > bound)
+    }
+
+    async fn submit(&self, mut request: WriteRequest) -> Result<WriteResult, CommandError> {
+        let enqueued = Instant::now();
+        let submitted = API_REQUEST.try_with(Clone::clone).ok().flatten();
+        if submitted.is_some_and(|s| !s.swap(true, Ordering::Relaxed)) {
+            request.shed_at = self.max_queue_wait().map(|bound| enqueued + bound);
+        }
         let (reply, answer) = oneshot::channel();
-        self.queue.try_send(Job { request, reply }).map_err(|e| match e {
+        self.queue.try_send(Job { request, reply, enqueued }).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => CommandError::Overloaded,
             mpsc::error::TrySendError::Closed(_) => CommandError::ShuttingDown,
         })?;
@@ -148,7 +224,7 @@ impl Engine {
 
     /// Run a command that carries no idempotency key.
     pub async fn execute(&self, command: Command) -> Result<Outcome, CommandError> {
-        match self.submit(WriteRequest { command, idempotency: None, audit: None }).await? {
+        match self.submit(WriteRequest { command, idempotency: None, audit: None, shed_at: None }).await? {
             WriteResult::Done { outcome, .. } => Ok(*outcome),
             WriteResult::Replayed(_) => Err(CommandError::Internal("replay without a key".into())),
         }
@@ -173,7 +249,7 @@ impl Engine {
     ) -> Result<WriteResult, CommandError> {
         match idem {
             Some(idem) => self.execute_keyed(command, idem, Some(audit)).await,
-            None => self.submit(WriteRequest { command, idempotency: None, audit: Some(audit) }).await,
+            None => self.submit(WriteRequest { command, idempotency: None, audit: Some(audit), shed_at: None }).await,
         }
     }
 
@@ -206,7 +282,7 @@ impl Engine {
             }
         }
         let _guard = InflightGuard { set: &self.inflight, entry: Some(entry) };
-        self.submit(WriteRequest { command, idempotency: Some(idem), audit }).await
+        self.submit(WriteRequest { command, idempotency: Some(idem), audit, shed_at: None }).await
     }
 
     /// Stop taking writes, finish the accepted ones, and wait for the writer to exit.

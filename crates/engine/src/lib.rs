@@ -28,7 +28,7 @@ pub use command::{
 };
 // --- wallets ---
 pub use command::{NewRecipient, NewWalletPayout, NewWalletWithdrawal};
-pub use engine::{Engine, EngineConfig};
+pub use engine::{DEFAULT_MAX_QUEUE_WAIT, Engine, EngineConfig};
 pub use idempotency::{IdempotencyContext, StoredResponse, WriteResult};
 /// Kinds of job the engine itself queues.
 pub use ops::jobs::{RAIL_SUBMIT, rail_submission};

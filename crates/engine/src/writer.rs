@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use outlay_core::AccountId;
 use outlay_store::{IdempotencyRecord, Store, StoreError, WriteTx, WriterConn};
@@ -20,11 +20,15 @@ pub(crate) struct WriteRequest {
     pub idempotency: Option<IdempotencyContext>,
     /// Who asked: the writer appends the audit record in the command's savepoint.
     pub audit: Option<crate::audit::AuditContext>,
+    /// A write from an API request still queued then is refused without running
+    /// (`[writer] max_queue_wait_ms`); `None` for internal work, which is never shed.
+    pub shed_at: Option<Instant>,
 }
 
 pub(crate) struct Job {
     pub request: WriteRequest,
     pub reply: oneshot::Sender<Result<WriteResult, CommandError>>,
+    pub enqueued: Instant,
 }
 
 /// Counters for the benchmarks and metrics: requests per commit is the number that matters.
@@ -35,6 +39,100 @@ pub struct WriterStats {
     pub commit_micros: AtomicU64,
     pub largest_batch: AtomicU64,
     pub retried_batches: AtomicU64,
+    /// API writes refused without running because they waited past their deadline.
+    pub shed: AtomicU64,
+    /// How long the oldest command of the last batch waited in the queue (microseconds).
+    pub last_queue_wait_micros: AtomicU64,
+}
+
+/// What the API's door looks at: how long a write arriving now would wait for the writer.
+#[derive(Debug)]
+pub(crate) struct QueueClock {
+    epoch: Instant,
+    /// When the batch being run is expected to end (microseconds since `epoch`; 0 when idle).
+    busy_until: AtomicU64,
+    /// Recent time per command in batches large enough for it to mean something (nanoseconds).
+    per_command_nanos: AtomicU64,
+    /// Since when every batch's oldest command waited longer than the bound (microseconds since
+    /// `epoch`; 0: not over it). Only a queue over the bound for a whole interval (the bound
+    /// itself, as CoDel's interval) is shed: one slow commit is a spike, not overload.
+    over_since: AtomicU64,
+}
+
+impl Default for QueueClock {
+    fn default() -> Self {
+        Self {
+            epoch: Instant::now(),
+            busy_until: AtomicU64::new(0),
+            per_command_nanos: AtomicU64::new(0),
+            over_since: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Batches smaller than this are mostly the commit's fixed cost, not a per-command cost.
+const TIMED_BATCH: usize = 64;
+
+impl QueueClock {
+    fn micros(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_micros()).unwrap_or(u64::MAX).max(1)
+    }
+
+    fn per_command(&self) -> Duration {
+        Duration::from_nanos(self.per_command_nanos.load(Ordering::Relaxed))
+    }
+
+    fn started(&self, commands: usize) {
+        let expected = self.per_command().saturating_mul(u32::try_from(commands).unwrap_or(u32::MAX));
+        self.busy_until.store(self.micros(Instant::now() + expected), Ordering::Relaxed);
+    }
+
+    fn finished(&self, commands: usize, took: Duration) {
+        self.busy_until.store(0, Ordering::Relaxed);
+        if commands >= TIMED_BATCH {
+            let sample = u64::try_from(took.as_nanos() / commands as u128).unwrap_or(u64::MAX);
+            let old = self.per_command_nanos.load(Ordering::Relaxed);
+            // A moving average: one slow batch (a checkpoint, a busy disk) does not swing it.
+            let new = if old == 0 { sample } else { (old * 7 + sample) / 8 };
+            self.per_command_nanos.store(new, Ordering::Relaxed);
+        }
+    }
+
+    /// Note the wait of a batch's oldest command; whether the queue has now been over `bound`
+    /// for at least `bound` (a standing queue, which is shed), not just once.
+    fn standing(&self, oldest_wait: Duration, bound: Option<Duration>) -> bool {
+        let Some(bound) = bound else {
+            self.over_since.store(0, Ordering::Relaxed);
+            return false;
+        };
+        if oldest_wait <= bound {
+            self.over_since.store(0, Ordering::Relaxed);
+            return false;
+        }
+        let now = self.micros(Instant::now());
+        let since = match self.over_since.load(Ordering::Relaxed) {
+            0 => {
+                self.over_since.store(now, Ordering::Relaxed);
+                now
+            }
+            since => since,
+        };
+        Duration::from_micros(now.saturating_sub(since)) >= bound
+    }
+
+    /// Whether the writer is shedding (its queue has stood over the bound for an interval).
+    pub fn over(&self) -> bool {
+        self.over_since.load(Ordering::Relaxed) != 0
+    }
+
+    /// How long a write queued now would wait: the rest of the batch being run, then the
+    /// commands already waiting (an estimate; zero until the writer has timed a large batch).
+    pub fn expected_wait(&self, waiting: usize) -> Duration {
+        let busy_until = self.busy_until.load(Ordering::Relaxed);
+        let now = self.micros(Instant::now());
+        let rest = Duration::from_micros(busy_until.saturating_sub(now));
+        rest + self.per_command().saturating_mul(u32::try_from(waiting).unwrap_or(u32::MAX))
+    }
 }
 
 enum BatchError {
@@ -58,6 +156,7 @@ pub(crate) struct Writer {
     pub max_batch: usize,
     pub stats: Arc<WriterStats>,
     pub config: Arc<crate::EngineConfig>,
+    pub queue: Arc<QueueClock>,
 }
 
 impl Writer {
@@ -105,7 +204,15 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
+                    let batch = self.shed_late(batch);
+                    if batch.is_empty() {
+                        continue;
+                    }
+                    let size = batch.len();
+                    self.queue.started(size);
+                    let started = Instant::now();
                     self.run_batch(conn.as_mut(), batch).await;
+                    self.queue.finished(size, started.elapsed());
                 }
                 tracing::info!("writer stopped");
             });
@@ -115,6 +222,41 @@ impl Writer {
             Ok(Err(e)) => Err(anyhow::anyhow!("writer could not open its connection: {e}")),
             Err(_) => Err(anyhow::anyhow!("writer thread exited during start-up")),
         }
+    }
+
+    /// While the queue stands over the bound, answer `server_busy`, without running them, the
+    /// API writes whose deadline has passed: their client has waited too long already, and
+    /// running them would only make every later request wait longer. Nothing of theirs is
+    /// written (no effect, no idempotency record, no audit record), so a retry with the same key
+    /// runs them. Internal work has no deadline.
+    fn shed_late(&self, jobs: Vec<Job>) -> Vec<Job> {
+        let now = Instant::now();
+        let oldest = jobs.iter().map(|j| j.enqueued).min().unwrap_or(now);
+        let waited = now.saturating_duration_since(oldest);
+        self.stats
+            .last_queue_wait_micros
+            .store(u64::try_from(waited.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        metrics::histogram!("outlay_writer_queue_wait_seconds").record(waited.as_secs_f64());
+        // The bound of the oldest API write (all share one bound).
+        let bound = jobs.iter().find_map(|j| j.request.shed_at.map(|at| at.saturating_duration_since(j.enqueued)));
+        if !self.queue.standing(waited, bound) {
+            return jobs;
+        }
+        let mut kept = Vec::with_capacity(jobs.len());
+        let mut shed = 0u64;
+        for job in jobs {
+            if job.request.shed_at.is_some_and(|at| now >= at) {
+                shed += 1;
+                let _ = job.reply.send(Err(CommandError::Overloaded));
+            } else {
+                kept.push(job);
+            }
+        }
+        if shed > 0 {
+            self.stats.shed.fetch_add(shed, Ordering::Relaxed);
+            metrics::counter!("outlay_writer_shed_total").increment(shed);
+        }
+        kept
     }
 
     async fn run_batch(&self, conn: &mut dyn WriterConn, jobs: Vec<Job>) {

@@ -221,6 +221,9 @@ pub struct ScreeningFile {
 pub struct WriterFile {
     pub max_batch: Option<usize>,
     pub queue_capacity: Option<usize>,
+    /// An API write that waited this long in the writer's queue is refused with 503
+    /// `server_busy` without running; 0 turns the bound off (milliseconds, default 100).
+    pub max_queue_wait_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -440,6 +443,11 @@ pub fn writer_config(file: &FileConfig) -> EngineConfig {
             .map_or(defaults.screening, |t| std::sync::Arc::new(outlay_engine::screening::ScreeningState::new(t))),
         // Validated when the file was loaded.
         cutoffs: file.cutoff_times().unwrap_or_default(),
+        max_queue_wait: match file.writer.max_queue_wait_ms {
+            None => Some(outlay_engine::DEFAULT_MAX_QUEUE_WAIT),
+            Some(0) => None,
+            Some(ms) => Some(Duration::from_millis(ms)),
+        },
     }
 }
 
@@ -457,6 +465,9 @@ settle_after_ms = 2000      # pending deposits and withdrawals settle after this
 [writer]
 max_batch = 1024            # most commands per transaction (group commit)
 queue_capacity = 16384      # waiting requests before new writes get 503
+max_queue_wait_ms = 100     # an API write queued this long for the writer gets 503 server_busy without
+                            # running (nothing written; retry with the same key); 0 = no bound.
+                            # Internal work (settler, rails, webhooks, jobs, batches) is never shed
 
 [screening]
 threshold = 850             # per mille: a name scoring this or more against a list entry is held for review
@@ -475,7 +486,7 @@ lease_ms = 60000            # a node dying mid-delivery delays those deliveries 
 
 [api]
 trust_forwarded_for = false # behind a trusted proxy: audit the client address from x-forwarded-for
-max_in_flight = 1024        # API requests in progress at once per node; more get 503 server_busy at once
+max_in_flight = 512         # API requests in progress at once per node; more get 503 server_busy at once
 
 # [sftp]                    # the embedded SFTP server (off unless listen is set; see docs/sftp.md)
 # listen = "127.0.0.1:2222"
@@ -531,6 +542,15 @@ mod tests {
         let amount = Amount::from_minor(100_000).expect("amount");
         assert_eq!(schedule.fee("SWIFT", Some(FeePaidBy::Ours), usd, amount).map(Amount::minor), Some(3_000));
         assert_eq!(schedule.fee("LOCAL", None, usd, amount).map(Amount::minor), Some(50));
+    }
+
+    #[test]
+    fn api_writes_wait_at_most_100_ms_for_the_writer_by_default_and_0_turns_the_bound_off() {
+        let wait = |toml_text: &str| writer_config(&toml::from_str(toml_text).expect("parses")).max_queue_wait;
+        assert_eq!(wait(""), Some(Duration::from_millis(100)));
+        assert_eq!(wait(EXAMPLE), Some(Duration::from_millis(100)));
+        assert_eq!(wait("[writer]\nmax_queue_wait_ms = 250\n"), Some(Duration::from_millis(250)));
+        assert_eq!(wait("[writer]\nmax_queue_wait_ms = 0\n"), None);
     }
 
     #[test]

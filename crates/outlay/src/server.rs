@@ -223,6 +223,8 @@ async fn serve_metrics(
                 metrics::gauge!("outlay_writer_commands").set(stats.commands.load(Ordering::Relaxed) as f64);
                 metrics::gauge!("outlay_writer_retried_batches")
                     .set(stats.retried_batches.load(Ordering::Relaxed) as f64);
+                // What the door compares with `[writer] max_queue_wait_ms`.
+                metrics::gauge!("outlay_writer_expected_wait_seconds").set(engine.expected_queue_wait().as_secs_f64());
                 handle.render()
             }
         }),

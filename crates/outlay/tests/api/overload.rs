@@ -1,14 +1,21 @@
-//! Issue 6: overload is refused at once (503 server_busy), never queued without bound.
+//! Issue 6: overload is refused at once (503 server_busy), never queued without bound; a write
+//! that waited past `[writer] max_queue_wait_ms` is refused without running.
 
 use std::time::Duration;
 
 use futures::future::join_all;
 use reqwest::StatusCode;
 
-use crate::both_backends;
-use crate::helpers::{Backend, TestApp};
+use serde_json::json;
 
-both_backends!(requests_past_the_bound_are_refused_at_once);
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp, assert_envelope};
+
+both_backends!(
+    requests_past_the_bound_are_refused_at_once,
+    a_write_past_the_queue_wait_bound_runs_nothing_and_its_retry_does,
+    internal_work_is_never_shed,
+);
 
 async fn requests_past_the_bound_are_refused_at_once(backend: Backend) {
     let app =
@@ -75,6 +82,104 @@ async fn requests_past_the_bound_are_refused_at_once(backend: Backend) {
     let left = 1_000 - 10 * i64::try_from(made).expect("count");
     let expected = format!("{}.{:02}", left / 100, left % 100);
     assert_eq!(app.balance(&token, "USD").await["available_balance"], expected.as_str());
+    app.assert_ledger_verifies();
+    app.finish().await;
+}
+
+async fn a_write_past_the_queue_wait_bound_runs_nothing_and_its_retry_does(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.create_account("Late Co", None);
+    app.set_bank_account(&client.account_id);
+    let token = app.token(&client).await;
+    app.fund(&token, "USD", "10.00").await;
+    let engine = app.server.as_ref().expect("server").engine.clone();
+    let account: outlay_core::AccountId = client.account_id.parse().expect("account id");
+
+    // A zero bound: every API write has waited longer than that when the writer takes it.
+    engine.set_max_queue_wait(Some(Duration::ZERO));
+    let body = json!({"currency": "USD", "amount": "1.00"});
+    for path in ["/api/v1/withdrawals", "/api/v1/withdrawals"] {
+        let r = app.post_with_key(path, &token, "late-1", &body).await;
+        assert_envelope(&r, StatusCode::SERVICE_UNAVAILABLE, "api_error", "server_busy");
+        assert_eq!(r.body["retryable"], true, "{}", r.text);
+        assert_eq!(r.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    }
+    // Another key, another refusal: each one waited, none ran.
+    let r = app.post_with_key("/api/v1/withdrawals", &token, "late-2", &body).await;
+    assert_envelope(&r, StatusCode::SERVICE_UNAVAILABLE, "api_error", "server_busy");
+    assert_eq!(engine.writer_stats().shed.load(std::sync::atomic::Ordering::Relaxed), 3, "shed by the writer");
+    // Reads are not writes: they are served.
+    assert_eq!(app.balance(&token, "USD").await["available_balance"], "10.00");
+
+    // Nothing was written: no withdrawal, no hold, no idempotency record, no audit record.
+    engine.set_max_queue_wait(None);
+    let withdrawals = app.get("/api/v1/withdrawals?page_size=100", &token).await;
+    assert_eq!(withdrawals.body["total_items"], 0, "{}", withdrawals.text);
+    for key in ["late-1", "late-2"] {
+        assert!(engine.store().idempotency(account, key).await.expect("read").is_none(), "{key}");
+    }
+    let audited = app.get("/api/v1/audit_events?action=withdrawal.create&page_size=100", &token).await;
+    assert_eq!(audited.body["data"].as_array().map(Vec::len), Some(0), "{}", audited.text);
+    app.assert_ledger_verifies();
+
+    // The client's retry with the same key runs it, once.
+    let r = app.post_with_key("/api/v1/withdrawals", &token, "late-1", &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let replay = app.post_with_key("/api/v1/withdrawals", &token, "late-1", &body).await;
+    assert_eq!(replay.status, StatusCode::OK, "{}", replay.text);
+    assert_eq!(replay.body["withdrawal_id"], r.body["withdrawal_id"]);
+    let withdrawals = app.get("/api/v1/withdrawals?page_size=100", &token).await;
+    assert_eq!(withdrawals.body["total_items"], 1, "{}", withdrawals.text);
+    assert!(engine.store().idempotency(account, "late-1").await.expect("read").is_some());
+    // The run and its replay (a replay is audited too, without an effect).
+    let audited = app.get("/api/v1/audit_events?action=withdrawal.create&page_size=100", &token).await;
+    let records = audited.body["data"].as_array().cloned().unwrap_or_default();
+    assert_eq!(records.len(), 2, "{}", audited.text);
+    assert_eq!(records.iter().filter(|e| !e["after"].is_null()).count(), 1, "{}", audited.text);
+    assert_eq!(app.balance(&token, "USD").await["available_balance"], "9.00");
+    app.assert_ledger_verifies();
+    app.finish().await;
+}
+
+async fn internal_work_is_never_shed(backend: Backend) {
+    let app = TestApp::spawn_full(backend, true, Duration::from_secs(2)).await;
+    let client = app.create_account("Internal Co", None);
+    app.set_bank_account(&client.account_id);
+    let token = app.token(&client).await;
+    app.fund(&token, "USD", "10.00").await;
+    let r = app
+        .post_with_key("/api/v1/withdrawals", &token, "settle-me", &json!({"currency": "USD", "amount": "2.00"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["withdrawal_status"], "PENDING");
+    let id = r.body["withdrawal_id"].as_str().expect("withdrawal_id").to_owned();
+    let engine = app.server.as_ref().expect("server").engine.clone();
+
+    // Under a bound that sheds every API write, the sandbox settler (a background task of the
+    // same engine) still completes the withdrawal, and a command from outside any API request
+    // (as the CLI, rails, webhooks, jobs and batch release submit them) still runs.
+    engine.set_max_queue_wait(Some(Duration::ZERO));
+    let r = app
+        .post_with_key("/api/v1/withdrawals", &token, "shed-me", &json!({"currency": "USD", "amount": "1.00"}))
+        .await;
+    assert_envelope(&r, StatusCode::SERVICE_UNAVAILABLE, "api_error", "server_busy");
+    app.clock.advance(time::Duration::seconds(3));
+    let mut status = String::new();
+    for _ in 0..100 {
+        let w = app.get(&format!("/api/v1/withdrawals/{id}"), &token).await;
+        status = w.body["withdrawal_status"].as_str().unwrap_or_default().to_owned();
+        if status == "COMPLETED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "COMPLETED", "the settler's write was not shed");
+    let made = outlay::server::create_account(&engine, "Made Internally", None).await;
+    assert!(made.is_ok(), "{made:?}");
+    assert_eq!(app.balance(&token, "USD").await["available_balance"], "8.00");
+    let shed = engine.writer_stats().shed.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(shed, 1, "only the API write was shed");
+    engine.set_max_queue_wait(None);
     app.assert_ledger_verifies();
     app.finish().await;
 }
