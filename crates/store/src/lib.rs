@@ -622,6 +622,23 @@ pub trait WriteTx: Send {
     async fn set_payout_created_reason(&mut self, id: Uuid, reason: &str) -> StoreResult<()>;
 }
 
+/// The net change per ledger account of a run of bulk holds' entries, in first-seen order (each
+/// entry validated); what both backends' `hold_batch_payouts` apply as one update per account.
+pub(crate) fn batch_run_net_changes(holds: &[BatchPayoutHold]) -> Result<Vec<(LedgerKey, i64)>, PostError> {
+    let overflow = || PostError::Store(StoreError::Database("a batch run's net balance change overflows".into()));
+    let mut net: Vec<(LedgerKey, i64)> = Vec::new();
+    for entry in holds.iter().filter_map(|h| h.entry.as_ref()) {
+        entry.validate()?;
+        for (key, delta) in entry.net_changes() {
+            match net.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, sum)) => *sum = sum.checked_add(delta).ok_or_else(overflow)?,
+                None => net.push((key, delta)),
+            }
+        }
+    }
+    Ok(net)
+}
+
 /// One payout of a batch held in bulk by [`WriteTx::hold_batch_payouts`]: its row of the batch,
 /// its hold entry (posted with `entry_id`; none when the payout draws on the funds its batch
 /// holds as a whole), the payout row, and its event (`payout.ready.send`; none while it waits).

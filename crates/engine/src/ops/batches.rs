@@ -9,7 +9,7 @@ use outlay_core::ledger::{LedgerKey, Reference, rules};
 use outlay_core::payout::PayoutState;
 use outlay_core::{Amount, Currency};
 use outlay_store::{
-    ApprovalPolicyRow, BatchItemRow, BatchPayoutHold, BeneficiaryRow, PayoutBatchRow, PayoutRow, QuoteRow, WriteTx,
+    ApprovalPolicyRow, BatchItemRow, BatchPayoutHold, BeneficiaryRow, PayoutBatchRow, QuoteRow, WriteTx,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -711,38 +711,10 @@ impl<'a> Bulk<'a> {
             Some(entry)
         };
         let state = if future { PayoutState::Scheduled } else { PayoutState::ReadyToSend };
-        let row = PayoutRow {
-            id,
-            account_id: p.account,
-            short_reference_id: ctx.short_ref("P"),
-            unique_request_id: p.unique_request_id.clone(),
-            currency: p.currency.code().to_owned(),
-            amount: p.amount.minor(),
-            fee_amount: fee.minor(),
-            fee_paid_by: fee_paid_by.map(|f| f.code().to_owned()),
-            payout_currency: payout_currency.code().to_owned(),
-            payout_amount: payout_amount.minor(),
-            quote_id: self.locked.filter(|_| client_rate.is_some()).map(|l| l.quote_id),
-            client_rate,
-            purpose_code: p.purpose.code().to_owned(),
-            payout_reference: p.payout_reference.clone(),
-            payout_date: p.payout_date,
-            payment_method: beneficiary.payment_method.clone(),
-            clearing_system: beneficiary.clearing_system.clone(),
-            beneficiary_id: beneficiary.id,
-            beneficiary: super::payouts::beneficiary_snapshot(&beneficiary),
-            payer: p.payer.clone(),
-            documentation: Value::Array(Vec::new()),
-            state: state.code().to_owned(),
-            failure_reason: None,
-            failure_returned_amount: 0,
-            created_at: ctx.now,
-            updated_at: ctx.now,
-            completed_at: None,
-            created_by: p.created_by,
-            approved_by: None,
-            approved_at: None,
-        };
+        let quote_id = self.locked.filter(|_| client_rate.is_some()).map(|l| l.quote_id);
+        let resolved =
+            super::payouts::Resolved { payout_currency, payout_amount, client_rate, quote_id, fee_paid_by, fee };
+        let row = super::payouts::new_row(ctx, p, id, &beneficiary, resolved, Value::Array(Vec::new()), state);
         let event = event(p.account, "PAYOUT", "payout.ready.send", id, payout_data(&row), ctx.now);
         Ok(BatchPayoutHold { row_number, entry, entry_id: Uuid::now_v7(), payout: row, event: Some(event) })
     }

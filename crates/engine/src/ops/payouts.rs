@@ -223,6 +223,61 @@ pub(crate) fn fee_for_method(
     Ok((fee_paid_by, fee, total))
 }
 
+/// What a payout's creation worked out before its row is written.
+pub(crate) struct Resolved {
+    pub payout_currency: Currency,
+    pub payout_amount: Amount,
+    pub client_rate: Option<String>,
+    pub quote_id: Option<Uuid>,
+    pub fee_paid_by: Option<FeePaidBy>,
+    pub fee: Amount,
+}
+
+/// A new payout's row (the single-payout path and the batch bulk path write the same row).
+pub(crate) fn new_row(
+    ctx: &Ctx<'_>,
+    p: &NewPayout,
+    id: Uuid,
+    beneficiary: &BeneficiaryRow,
+    resolved: Resolved,
+    documentation: Value,
+    state: PayoutState,
+) -> PayoutRow {
+    let Resolved { payout_currency, payout_amount, client_rate, quote_id, fee_paid_by, fee } = resolved;
+    PayoutRow {
+        id,
+        account_id: p.account,
+        short_reference_id: ctx.short_ref("P"),
+        unique_request_id: p.unique_request_id.clone(),
+        currency: p.currency.code().to_owned(),
+        amount: p.amount.minor(),
+        fee_amount: fee.minor(),
+        fee_paid_by: fee_paid_by.map(|f| f.code().to_owned()),
+        payout_currency: payout_currency.code().to_owned(),
+        payout_amount: payout_amount.minor(),
+        quote_id,
+        client_rate,
+        purpose_code: p.purpose.code().to_owned(),
+        payout_reference: p.payout_reference.clone(),
+        payout_date: p.payout_date,
+        payment_method: beneficiary.payment_method.clone(),
+        clearing_system: beneficiary.clearing_system.clone(),
+        beneficiary_id: beneficiary.id,
+        beneficiary: beneficiary_snapshot(beneficiary),
+        payer: p.payer.clone(),
+        documentation,
+        state: state.code().to_owned(),
+        failure_reason: None,
+        failure_returned_amount: 0,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+        completed_at: None,
+        created_by: p.created_by,
+        approved_by: None,
+        approved_at: None,
+    }
+}
+
 pub async fn create(tx: &mut dyn WriteTx, ctx: &Ctx<'_>, p: &NewPayout) -> Result<Outcome, CommandError> {
     create_locked(tx, ctx, p, None).await
 }
@@ -263,38 +318,9 @@ pub async fn create_locked(
     } else {
         PayoutState::ReadyToSend
     };
-    let row = PayoutRow {
-        id,
-        account_id: p.account,
-        short_reference_id: ctx.short_ref("P"),
-        unique_request_id: p.unique_request_id.clone(),
-        currency: p.currency.code().to_owned(),
-        amount: p.amount.minor(),
-        fee_amount: fee.minor(),
-        fee_paid_by: fee_paid_by.map(|f| f.code().to_owned()),
-        payout_currency: payout_currency.code().to_owned(),
-        payout_amount: payout_amount.minor(),
-        quote_id: p.quote_id.or(locked.filter(|_| client_rate.is_some()).map(|l| l.quote_id)),
-        client_rate,
-        purpose_code: p.purpose.code().to_owned(),
-        payout_reference: p.payout_reference.clone(),
-        payout_date: p.payout_date,
-        payment_method: beneficiary.payment_method.clone(),
-        clearing_system: beneficiary.clearing_system.clone(),
-        beneficiary_id: beneficiary.id,
-        beneficiary: beneficiary_snapshot(&beneficiary),
-        payer: p.payer.clone(),
-        documentation,
-        state: state.code().to_owned(),
-        failure_reason: None,
-        failure_returned_amount: 0,
-        created_at: ctx.now,
-        updated_at: ctx.now,
-        completed_at: None,
-        created_by: p.created_by,
-        approved_by: None,
-        approved_at: None,
-    };
+    let quote_id = p.quote_id.or(locked.filter(|_| client_rate.is_some()).map(|l| l.quote_id));
+    let resolved = Resolved { payout_currency, payout_amount, client_rate, quote_id, fee_paid_by, fee };
+    let row = new_row(ctx, p, id, &beneficiary, resolved, documentation, state);
     tx.insert_payout(&row).await?;
     let held = check.held();
     if held {

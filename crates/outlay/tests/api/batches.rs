@@ -101,6 +101,16 @@ async fn items(app: &TestApp, token: &str, batch: &str, query: &str) -> Value {
     r.body
 }
 
+/// The SGD balance is `available` and `pending`.
+async fn assert_sgd(app: &TestApp, token: &str, available: &str, pending: &str) {
+    let b = app.balance(token, "SGD").await;
+    assert_eq!(
+        (b["available_balance"].as_str(), b["pending_balance"].as_str()),
+        (Some(available), Some(pending)),
+        "{b}"
+    );
+}
+
 fn id(body: &Value) -> String {
     body["batch_id"].as_str().expect("batch_id").to_owned()
 }
@@ -308,8 +318,7 @@ async fn all_or_nothing_refuses_on_insufficient_funds_with_nothing_held(backend:
     assert_eq!(r.body["mode"], "ALL_OR_NOTHING");
     assert_eq!(r.body["batch_status"], "FAILED", "{}", r.text);
     assert_eq!(r.body["failure_code"], "insufficient_balance", "{}", r.text);
-    let b = app.balance(&token, "SGD").await;
-    assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("100.00"), Some("0.00")));
+    assert_sgd(&app, &token, "100.00", "0.00").await;
     let payouts = app.get("/api/v1/payouts", &token).await;
     assert_eq!(payouts.body["total_items"], 0, "{}", payouts.text);
     let rows = items(&app, &token, &id(&r.body), "item_status=CREATED").await;
@@ -319,8 +328,7 @@ async fn all_or_nothing_refuses_on_insufficient_funds_with_nothing_held(backend:
     let body = json!({"payouts": [row(&beneficiary, "40.00", "A"), row(&beneficiary, "60.00", "B")]});
     let r = app.post("/api/v1/payout_batches", &token, &body).await;
     assert_eq!(r.body["batch_status"], "PROCESSING", "{}", r.text);
-    let b = app.balance(&token, "SGD").await;
-    assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("0.00"), Some("100.00")));
+    assert_sgd(&app, &token, "0.00", "100.00").await;
     app.assert_ledger_verifies();
     app.finish().await;
 }
@@ -425,8 +433,7 @@ async fn batch_completes_when_the_rail_finishes_its_rows(backend: Backend) {
     let types: Vec<&str> = got.iter().map(|h| h.event_type()).collect();
     assert!(types.contains(&"batch.validated"), "{types:?}");
     assert_eq!(receiver.bad_signatures(), 0);
-    let b = app.balance(&token, "SGD").await;
-    assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("70.00"), Some("0.00")));
+    assert_sgd(&app, &token, "70.00", "0.00").await;
     app.assert_ledger_verifies();
     app.finish().await;
 }
@@ -581,8 +588,7 @@ async fn bulk_partial_release_reports_refused_rows_and_runs_out_of_balance_part_
     assert_eq!(statuses, ["CREATED", "FAILED", "CREATED", "FAILED", "CREATED", "FAILED"], "{all}");
     let codes: Vec<&str> = rows.iter().filter_map(|r| r["error"]["code"].as_str()).collect();
     assert_eq!(codes, ["beneficiary_not_found", "insufficient_balance", "insufficient_balance"], "{all}");
-    let b = app.balance(&token, "SGD").await;
-    assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("0.00"), Some("100.00")));
+    assert_sgd(&app, &token, "0.00", "100.00").await;
 
     // Each held row is a payout like any other: its history, its event, its batch.
     let got = app.get(&format!("/api/v1/payout_batches/{batch}"), &token).await;
@@ -638,8 +644,7 @@ async fn bulk_all_or_nothing_release_undoes_everything_at_a_refused_row(backend:
         all["data"].as_array().expect("data").iter().filter_map(|r| r["item_status"].as_str()).collect();
     assert_eq!(statuses, ["CANCELLED", "CANCELLED", "FAILED", "CANCELLED"], "{all}");
     assert_eq!(all["data"][2]["error"]["code"], "beneficiary_not_found", "{all}");
-    let b = app.balance(&token, "SGD").await;
-    assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("100.00"), Some("0.00")));
+    assert_sgd(&app, &token, "100.00", "0.00").await;
     let payouts = app.get("/api/v1/payouts", &token).await;
     assert_eq!(payouts.body["total_items"], 0, "{}", payouts.text);
     app.assert_ledger_verifies();
@@ -657,8 +662,7 @@ async fn bulk_all_or_nothing_release_undoes_everything_at_a_refused_row(backend:
     assert_eq!(r.body["batch_status"], "FAILED", "{}", r.text);
     assert_eq!(r.body["failure_code"], "insufficient_balance", "{}", r.text);
     assert!(r.body["failure_reason"].as_str().is_some_and(|m| m.contains("row 4")), "{}", r.text);
-    let b = app.balance(&token, "SGD").await;
-    assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("100.00"), Some("0.00")));
+    assert_sgd(&app, &token, "100.00", "0.00").await;
     app.assert_ledger_verifies();
 
     // Covered: every row is held, and the ledger still verifies.
@@ -671,8 +675,7 @@ async fn bulk_all_or_nothing_release_undoes_everything_at_a_refused_row(backend:
     let batch = id(&r.body);
     let r = app.post(&format!("/api/v1/payout_batches/{batch}/approve"), &checker, &json!({})).await;
     assert_eq!(r.body["batch_status"], "PROCESSING", "{}", r.text);
-    let b = app.balance(&token, "SGD").await;
-    assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("0.00"), Some("100.00")));
+    assert_sgd(&app, &token, "0.00", "100.00").await;
     app.assert_ledger_verifies();
     app.finish().await;
 }
@@ -709,8 +712,7 @@ async fn a_covered_batch_is_held_by_one_entry_and_its_payouts_draw_on_it(backend
     assert_eq!(statuses, ["CREATED", "FAILED", "CREATED", "CREATED"], "{all}");
     assert_eq!(all["data"][1]["error"]["code"], "beneficiary_not_found", "{all}");
     // B's 5.00 went back when the batch ended: 90.00 held for the three payouts.
-    let b = app.balance(&token, "SGD").await;
-    assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("10.00"), Some("90.00")));
+    assert_sgd(&app, &token, "10.00", "90.00").await;
 
     // The batch's entries: its hold (95.00), C's share back before C held on its own, and
     // B's share back at the end. Only C has a hold entry of its own.
@@ -754,8 +756,7 @@ async fn a_covered_batch_is_held_by_one_entry_and_its_payouts_draw_on_it(backend
         app.request(reqwest::Method::POST, &format!("/api/v1/payouts/{first}/cancel"), Some(&token), &[], None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["failure_returned_amount"], "30.00", "{}", r.text);
-    let b = app.balance(&token, "SGD").await;
-    assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("40.00"), Some("60.00")));
+    assert_sgd(&app, &token, "40.00", "60.00").await;
     app.assert_ledger_verifies();
 
     // A batch whose recorded hold disagrees with the ledger is reported.
@@ -811,15 +812,13 @@ async fn a_large_held_batch_is_answered_once_held_and_finishes_in_the_background
     assert_eq!(r.body["batch_status"], "RELEASING", "{}", r.text);
     assert!(r.body["held_at"].is_string(), "{}", r.text);
     assert_eq!(r.body["valid_rows"], rows, "{}", r.text);
-    let b = app.balance(&token, "SGD").await;
-    assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("4000.00"), Some("6000.00")));
+    assert_sgd(&app, &token, "4000.00", "6000.00").await;
     let batch = id(&r.body);
     let got = wait_for_status(&app, &token, &batch, "PROCESSING").await;
     assert_eq!(got["counts"]["READY_TO_SEND"], rows, "{got}");
     let in_batch = raw_count(&app, &format!("SELECT COUNT(*) FROM payouts WHERE batch_id = '{batch}'")).await;
     assert_eq!(in_batch, i64::from(rows));
-    let b = app.balance(&token, "SGD").await;
-    assert_eq!((b["available_balance"].as_str(), b["pending_balance"].as_str()), (Some("4000.00"), Some("6000.00")));
+    assert_sgd(&app, &token, "4000.00", "6000.00").await;
     app.assert_ledger_verifies();
     app.finish().await;
 }

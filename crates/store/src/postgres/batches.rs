@@ -214,19 +214,8 @@ impl super::PgTx<'_> {
         }
         let at_ms = super::ms(at);
         let at_time = super::from_ms(at_ms)?;
-        let overflow =
-            || crate::PostError::Store(StoreError::Database("a batch run's net balance change overflows".into()));
-        let mut net: Vec<(LedgerKey, i64)> = Vec::new();
+        let net = crate::batch_run_net_changes(holds)?;
         let mut ids: HashMap<LedgerKey, i64> = HashMap::new();
-        for entry in holds.iter().filter_map(|h| h.entry.as_ref()) {
-            entry.validate()?;
-            for (key, delta) in entry.net_changes() {
-                match net.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, sum)) => *sum = sum.checked_add(delta).ok_or_else(overflow)?,
-                    None => net.push((key, delta)),
-                }
-            }
-        }
         for (key, delta) in &net {
             let id = self.ledger_id(key, at_time).await?;
             ids.insert(key.clone(), id);

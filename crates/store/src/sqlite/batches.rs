@@ -426,19 +426,9 @@ impl super::SqliteTx<'_> {
             return Ok(());
         }
         let at_ms = ms(at);
-        let overflow =
-            || crate::PostError::Store(StoreError::Database("a batch run's net balance change overflows".into()));
-        // The run's net change per ledger account, in first-seen order.
-        let mut net: Vec<(LedgerKey, i64)> = Vec::new();
+        let net = crate::batch_run_net_changes(holds)?;
         let mut ids: HashMap<LedgerKey, i64> = HashMap::new();
         for entry in holds.iter().filter_map(|h| h.entry.as_ref()) {
-            entry.validate()?;
-            for (key, delta) in entry.net_changes() {
-                match net.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, sum)) => *sum = sum.checked_add(delta).ok_or_else(overflow)?,
-                    None => net.push((key, delta)),
-                }
-            }
             for line in entry.lines() {
                 if let std::collections::hash_map::Entry::Vacant(vacant) = ids.entry(line.key) {
                     let id = self.ledger_id(vacant.key(), at_ms)?;
