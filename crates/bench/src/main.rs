@@ -24,6 +24,7 @@ use serde_json::json;
 mod nodes;
 mod pgbench;
 mod webhooks;
+mod wrk;
 
 #[derive(Parser)]
 struct Cli {
@@ -83,6 +84,10 @@ enum Scenario {
         /// The server's `[api] max_in_flight`.
         #[arg(long, default_value_t = outlay::config::DEFAULT_MAX_IN_FLIGHT)]
         max_in_flight: usize,
+        /// Closed loop from `wrk` (a separate process, one thread, `--concurrency` connections)
+        /// for this many seconds instead of the in-process generator; `--requests` is unused.
+        #[arg(long, value_name = "SECONDS", conflicts_with_all = ["rate", "withdrawals"])]
+        wrk: Option<u64>,
     },
     /// A payout batch file (CSV, one stored beneficiary) read streaming and validated; with
     /// `--release`, approval is off and every row is held too. Peak memory is the process's.
@@ -477,10 +482,12 @@ struct HttpLoad {
     rate: Option<u64>,
     max_queue_wait_ms: u64,
     max_in_flight: usize,
+    wrk_seconds: Option<u64>,
 }
 
 async fn run_http(cli: &Cli, load: &HttpLoad) -> anyhow::Result<()> {
-    let HttpLoad { withdrawals, requests, concurrency, accounts, rate, max_queue_wait_ms, max_in_flight } = *load;
+    let HttpLoad { withdrawals, requests, concurrency, accounts, rate, max_queue_wait_ms, max_in_flight, wrk_seconds } =
+        *load;
     let dir = tempfile::tempdir()?;
     let url = database(cli, &dir).await?;
     let max_queue_wait = (max_queue_wait_ms > 0).then(|| Duration::from_millis(max_queue_wait_ms));
@@ -523,6 +530,27 @@ async fn run_http(cli: &Cli, load: &HttpLoad) -> anyhow::Result<()> {
     let date = payout_date()?.to_string();
     let beneficiaries: Arc<Vec<String>> = Arc::new(accounts.iter().map(|a| a.beneficiary.to_string()).collect());
     println!("scenario http, backend {}, {} accounts, concurrency {concurrency}", backend_name(cli), accounts.len());
+
+    if let Some(seconds) = wrk_seconds {
+        wrk::healthz(&base, concurrency, seconds, dir.path())?.report("GET /healthz (HTTP ceiling)");
+        let callers: Vec<wrk::Caller> = tokens
+            .iter()
+            .zip(beneficiaries.iter())
+            .map(|(token, beneficiary)| wrk::Caller { token: token.clone(), beneficiary: beneficiary.clone() })
+            .collect();
+        let before = counters(&server.engine);
+        let started = Instant::now();
+        let figures = wrk::payouts(&base, concurrency, seconds, &callers, &date, dir.path())?;
+        let throughput = figures.report("POST /api/v1/payouts (held, durable)");
+        writer_line(&server.engine, started.elapsed(), before);
+        println!("peak RSS {:.0} MiB (server process; wrk runs apart)", peak_rss_mib());
+        if throughput == 0.0 {
+            bail!("no request succeeded");
+        }
+        verify(&server.engine).await?;
+        server.stop().await?;
+        return pg_reference(cli, &[("payouts/s", throughput)]).await;
+    }
 
     let (h, b) = (http.clone(), base.clone());
     let (lat, err, elapsed) = closed_loop(requests, concurrency, move |_| {
@@ -708,9 +736,26 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Writer { withdrawals, requests, concurrency, accounts } => {
             run_writer(&cli, withdrawals, requests, concurrency, accounts).await
         }
-        Scenario::Http { withdrawals, requests, concurrency, accounts, rate, max_queue_wait_ms, max_in_flight } => {
-            let load =
-                HttpLoad { withdrawals, requests, concurrency, accounts, rate, max_queue_wait_ms, max_in_flight };
+        Scenario::Http {
+            withdrawals,
+            requests,
+            concurrency,
+            accounts,
+            rate,
+            max_queue_wait_ms,
+            max_in_flight,
+            wrk,
+        } => {
+            let load = HttpLoad {
+                withdrawals,
+                requests,
+                concurrency,
+                accounts,
+                rate,
+                max_queue_wait_ms,
+                max_in_flight,
+                wrk_seconds: wrk,
+            };
             run_http(&cli, &load).await
         }
         Scenario::Batch { rows, release, all_or_nothing } => run_batch(&cli, rows, release, all_or_nothing).await,
