@@ -44,6 +44,11 @@ pub const SQLITE: &[Migration] = &[
     },
     Migration { version: 15, name: "batch_quote", sql: include_str!("../migrations/sqlite/0015_batch_quote.sql") },
     Migration { version: 16, name: "batch_hold", sql: include_str!("../migrations/sqlite/0016_batch_hold.sql") },
+    Migration {
+        version: 17,
+        name: "drop_redundant_index",
+        sql: include_str!("../migrations/sqlite/0017_drop_redundant_index.sql"),
+    },
 ];
 
 pub const POSTGRES: &[Migration] = &[
@@ -71,6 +76,11 @@ pub const POSTGRES: &[Migration] = &[
     },
     Migration { version: 15, name: "batch_quote", sql: include_str!("../migrations/postgres/0015_batch_quote.sql") },
     Migration { version: 16, name: "batch_hold", sql: include_str!("../migrations/postgres/0016_batch_hold.sql") },
+    Migration {
+        version: 17,
+        name: "drop_redundant_index",
+        sql: include_str!("../migrations/postgres/0017_drop_redundant_index.sql"),
+    },
 ];
 
 #[cfg(test)]
