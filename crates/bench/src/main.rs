@@ -725,6 +725,10 @@ async fn run_batch(cli: &Cli, rows: u64, release: bool, all_or_nothing: bool) ->
     Ok(())
 }
 
+/// The server's allocator, as in `outlay` itself.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

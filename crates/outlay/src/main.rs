@@ -1,6 +1,10 @@
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc: the writer thread spent ~10 % of its time in glibc malloc/free (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let filter = EnvFilter::try_from_env("OUTLAY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
