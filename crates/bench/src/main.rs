@@ -543,13 +543,7 @@ async fn run_http(cli: &Cli, load: &HttpLoad) -> anyhow::Result<()> {
         let figures = wrk::payouts(&base, concurrency, seconds, &callers, &date, dir.path())?;
         let throughput = figures.report("POST /api/v1/payouts (held, durable)");
         writer_line(&server.engine, started.elapsed(), before);
-        println!("peak RSS {:.0} MiB (server process; wrk runs apart)", peak_rss_mib());
-        if throughput == 0.0 {
-            bail!("no request succeeded");
-        }
-        verify(&server.engine).await?;
-        server.stop().await?;
-        return pg_reference(cli, &[("payouts/s", throughput)]).await;
+        return finish_http(cli, server, "server process; wrk runs apart", ("payouts/s", throughput)).await;
     }
 
     let (h, b) = (http.clone(), base.clone());
@@ -579,18 +573,11 @@ async fn run_http(cli: &Cli, load: &HttpLoad) -> anyhow::Result<()> {
             }
         })
         .await;
-        let ok = accepted.len();
         println!("open loop: offered {rate}/s for {requests} requests");
         let throughput = Latencies(accepted).report("POST /api/v1/payouts accepted", elapsed, errors);
         Latencies(refused).report("POST /api/v1/payouts refused (429/503)", elapsed, 0);
         writer_line(&server.engine, elapsed, before);
-        println!("peak RSS {:.0} MiB (server and load generator in one process)", peak_rss_mib());
-        if ok == 0 {
-            bail!("no request succeeded");
-        }
-        verify(&server.engine).await?;
-        server.stop().await?;
-        return pg_reference(cli, &[("accepted payouts/s", throughput)]).await;
+        return finish_http(cli, server, IN_PROCESS, ("accepted payouts/s", throughput)).await;
     }
 
     let before = counters(&server.engine);
@@ -618,18 +605,26 @@ async fn run_http(cli: &Cli, load: &HttpLoad) -> anyhow::Result<()> {
         }
     })
     .await;
-    let ok = lat.len();
     let label =
         if withdrawals { "POST /api/v1/withdrawals (held, durable)" } else { "POST /api/v1/payouts (held, durable)" };
     let throughput = Latencies(lat).report(label, elapsed, err);
     writer_line(&server.engine, elapsed, before);
-    println!("peak RSS {:.0} MiB (server and load generator in one process)", peak_rss_mib());
-    if ok == 0 {
+    let figure = if withdrawals { "withdrawals/s" } else { "payouts/s" };
+    finish_http(cli, server, IN_PROCESS, (figure, throughput)).await
+}
+
+const IN_PROCESS: &str = "server and load generator in one process";
+
+/// The end of every `http` run: peak memory, a run with no success fails, the ledger verified,
+/// the server stopped, then the PostgreSQL reference for `figure`.
+async fn finish_http(cli: &Cli, server: Server, memory_note: &str, figure: (&str, f64)) -> anyhow::Result<()> {
+    println!("peak RSS {:.0} MiB ({memory_note})", peak_rss_mib());
+    if figure.1 == 0.0 {
         bail!("no request succeeded");
     }
     verify(&server.engine).await?;
     server.stop().await?;
-    pg_reference(cli, &[(if withdrawals { "withdrawals/s" } else { "payouts/s" }, throughput)]).await
+    pg_reference(cli, &[figure]).await
 }
 
 async fn run_batch(cli: &Cli, rows: u64, release: bool, all_or_nothing: bool) -> anyhow::Result<()> {
