@@ -17,9 +17,11 @@ pub(crate) mod wallets;
 mod webhooks;
 mod withdrawals;
 
-use outlay_core::refs::{SHORT_REF_LETTERS, short_reference};
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use outlay_core::refs::{ordered_letters, short_reference};
 use outlay_store::{PostError, WriteTx};
-use rand::Rng;
 use time::OffsetDateTime;
 
 use crate::{Command, CommandError, Outcome};
@@ -31,9 +33,12 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// A new short reference: ordered by time, then by this process's counter (see
+    /// `ordered_letters`), which starts at a random value so that nodes rarely share one.
     pub fn short_ref(&self, prefix: &str) -> String {
-        let letters: [u8; SHORT_REF_LETTERS] = rand::rng().random();
-        short_reference(prefix, self.now.date(), letters)
+        static SEQUENCE: LazyLock<AtomicU32> = LazyLock::new(|| AtomicU32::new(rand::random()));
+        let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+        short_reference(prefix, self.now.date(), ordered_letters(self.now, sequence))
     }
 }
 
