@@ -11,6 +11,7 @@ mod command;
 mod engine;
 pub mod events;
 pub mod idempotency;
+mod open_payouts;
 mod ops;
 pub mod parse;
 pub mod screening;
@@ -30,6 +31,7 @@ pub use command::{
 pub use command::{NewRecipient, NewWalletPayout, NewWalletWithdrawal};
 pub use engine::{DEFAULT_MAX_QUEUE_WAIT, Engine, EngineConfig};
 pub use idempotency::{IdempotencyContext, StoredResponse, WriteResult};
+pub use open_payouts::OpenPayoutPages;
 /// Kinds of job the engine itself queues.
 pub use ops::jobs::{RAIL_SUBMIT, rail_submission};
 pub use writer::WriterStats;

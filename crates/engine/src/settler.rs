@@ -7,6 +7,7 @@
 //! until then every command checks the object's state in its own transaction, so two nodes
 //! settling the same object is harmless.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,9 +53,32 @@ pub async fn settle_due(engine: &Engine, delay: Duration, walk_payouts: bool) ->
         return Ok(settled);
     }
     let now = engine.clock().now();
-    for p in engine.store().open_payouts(now, 500).await? {
+    let mut pages = crate::OpenPayoutPages::new(now);
+    // A payout stepped in this pass can come round again on a later page (its new
+    // `updated_at` may still be `now`); it takes one step per pass.
+    let mut stepped = HashSet::new();
+    while let Some(page) = pages.next(engine.store().as_ref()).await? {
+        settled += walk_page(engine, page, now, cutoff, &mut stepped).await?;
+    }
+    Ok(settled)
+}
+
+/// One page of open payouts through the sandbox rail's next steps.
+async fn walk_page(
+    engine: &Engine,
+    page: Vec<outlay_store::PayoutRow>,
+    now: time::OffsetDateTime,
+    cutoff: time::OffsetDateTime,
+    stepped: &mut HashSet<uuid::Uuid>,
+) -> Result<usize, CommandError> {
+    let mut settled = 0;
+    for p in page {
+        if stepped.contains(&p.id) {
+            continue;
+        }
         let due = engine.config().release_due(&p, now);
         let Some((to, reason)) = sandbox_rail_step(&p, due, cutoff) else { continue };
+        stepped.insert(p.id);
         let cmd =
             Command::TransitionPayout { account: p.account_id, payout: p.id, to, reason: reason.map(str::to_owned) };
         let stepped = count(engine.execute(cmd).await)?;

@@ -133,8 +133,9 @@ pub trait Store: Send + Sync + 'static {
         status: Option<String>,
         page: PageRequest,
     ) -> StoreResult<Page<TransferRow>>;
-    /// Payouts still on their way (scheduled, ready or sent) last changed at or before `before`.
-    async fn open_payouts(&self, before: OffsetDateTime, limit: u32) -> StoreResult<Vec<PayoutRow>>;
+    /// Payouts still on their way (scheduled and dated by `scheduled_due_by`, ready or sent),
+    /// one page of them (see [`OpenPayouts`]).
+    async fn open_payouts(&self, query: OpenPayouts) -> StoreResult<Vec<PayoutRow>>;
     /// A payout by its short reference (what a rail echoes back), whoever owns it.
     async fn payout_by_short_reference(&self, short_reference: &str) -> StoreResult<Option<PayoutRow>>;
 

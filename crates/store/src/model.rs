@@ -19,6 +19,20 @@ impl PageRequest {
     }
 }
 
+/// A page of the payouts still on their way, for a rail or the sandbox settler, in
+/// `(updated_at, id)` order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenPayouts {
+    /// Only payouts last changed at or before this.
+    pub changed_by: OffsetDateTime,
+    /// Scheduled payouts dated after this are left out: not due in any time zone yet, they
+    /// would otherwise fill every page while due ones wait behind them.
+    pub scheduled_due_by: time::Date,
+    /// The page after this `(updated_at, id)`; `None` for the first.
+    pub after: Option<(OffsetDateTime, Uuid)>,
+    pub limit: u32,
+}
+
 #[derive(Clone, Debug)]
 pub struct Page<T> {
     pub total_items: u64,

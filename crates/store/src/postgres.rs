@@ -842,8 +842,15 @@ impl Store for PgStore {
         Ok(Page { total_items: total, items: collect(&rows, transfers::from_row)? })
     }
 
-    async fn open_payouts(&self, before: OffsetDateTime, limit: u32) -> StoreResult<Vec<PayoutRow>> {
-        let rows = self.rows(payouts::SQL_OPEN_PAYOUTS, &[&db_time(before), &i64::from(limit)]).await?;
+    async fn open_payouts(&self, q: crate::OpenPayouts) -> StoreResult<Vec<PayoutRow>> {
+        let (after_at, after_id) = q.after.unzip();
+        let after_at = after_at.map(db_time);
+        let rows = self
+            .rows(
+                payouts::SQL_OPEN_PAYOUTS,
+                &[&db_time(q.changed_by), &q.scheduled_due_by, &after_at, &after_id, &i64::from(q.limit)],
+            )
+            .await?;
         collect(&rows, |r| payouts::payout_from_row(r).and_then(|p| self.keys.open_payout(p)))
     }
 

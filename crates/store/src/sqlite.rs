@@ -931,8 +931,8 @@ impl Store for SqliteStore {
         self.read(move |c| transfers::transfers(c, account, status.as_deref(), page)).await
     }
 
-    async fn open_payouts(&self, before: OffsetDateTime, limit: u32) -> StoreResult<Vec<PayoutRow>> {
-        let rows = self.read(move |c| payouts::open_payouts(c, ms(before), limit)).await?;
+    async fn open_payouts(&self, query: crate::OpenPayouts) -> StoreResult<Vec<PayoutRow>> {
+        let rows = self.read(move |c| payouts::open_payouts(c, &query)).await?;
         rows.into_iter().map(|p| self.keys.open_payout(p)).collect()
     }
 

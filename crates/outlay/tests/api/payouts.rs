@@ -21,6 +21,7 @@ both_backends!(
     files_upload_by_content,
     cross_currency_guide_flow,
     sandbox_rail_walks_payouts_with_deterministic_outcomes,
+    a_due_payout_is_sent_behind_pages_of_later_ones,
 );
 
 const TODAY: &str = "2026-11-24";
@@ -692,6 +693,46 @@ async fn sandbox_rail_walks_payouts_with_deterministic_outcomes(backend: Backend
     let bal = app.balance(&token, "SGD").await;
     // 1000 − 10.00 completed − 20.00 still held; the failed and rejected ones came back.
     assert_eq!((bal["available_balance"].as_str(), bal["pending_balance"].as_str()), (Some("970.00"), Some("20.00")));
+    app.assert_ledger_verifies();
+    app.finish().await;
+}
+
+/// The rail reads open payouts a page at a time (500) in the order they last changed: more
+/// than a page of payouts scheduled for next week, created first, must neither be sent early
+/// nor keep today's payout, created after them, from being sent.
+async fn a_due_payout_is_sent_behind_pages_of_later_ones(backend: Backend) {
+    let app = TestApp::spawn_full(backend, true, std::time::Duration::from_secs(2)).await;
+    app.clock.set(datetime!(2026-11-24 02:00 UTC));
+    let client = app.create_account("Forward Co", None);
+    let token = app.token(&client).await;
+    app.fund(&token, "SGD", "1000.00").await;
+    let b = create_beneficiary(&app, &token, &sg_company()).await;
+    let mut next_week = payout(&b, "SGD", "1.00");
+    next_week["payout_date"] = json!("2026-12-01");
+    const LATER: usize = 520;
+    for chunk in 0..LATER / 40 {
+        let created = join_all((0..40).map(|_| create_payout(&app, &token, &next_week))).await;
+        for r in created {
+            assert_eq!(r.status, StatusCode::OK, "chunk {chunk}: {}", r.text);
+        }
+    }
+    let today = create_payout(&app, &token, &payout(&b, "SGD", "2.00")).await;
+    let today = today.body["payout_id"].as_str().expect("payout_id").to_owned();
+
+    app.clock.advance(time::Duration::seconds(3));
+    let mut sent = false;
+    for _ in 0..100 {
+        if app.get(&format!("/api/v1/payouts/{today}"), &token).await.body["outlay_status"] == "SENT" {
+            sent = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(sent, "today's payout is sent although {LATER} older open payouts are not due");
+    let scheduled = app.get("/api/v1/payouts?outlay_status=SCHEDULED&page_size=10", &token).await;
+    assert_eq!(scheduled.body["total_items"], LATER, "next week's payouts wait: {}", scheduled.text);
+    let bal = app.balance(&token, "SGD").await;
+    assert_eq!((bal["available_balance"].as_str(), bal["pending_balance"].as_str()), (Some("478.00"), Some("522.00")));
     app.assert_ledger_verifies();
     app.finish().await;
 }

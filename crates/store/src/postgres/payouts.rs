@@ -338,6 +338,7 @@ pub(super) fn create_row(p: &PayoutRow) -> Rows {
 pub const SQL_OPEN_PAYOUTS: &str = concat!(
     "SELECT ",
     payout_cols!(),
-    " FROM payouts WHERE state IN ('SCHEDULED', 'READY_TO_SEND', 'SENT') AND updated_at <= $1 \
-     ORDER BY updated_at, id LIMIT $2"
+    " FROM payouts WHERE state IN ('SCHEDULED', 'READY_TO_SEND', 'SENT') \
+     AND (state <> 'SCHEDULED' OR payout_date <= $2) AND updated_at <= $1 \
+     AND ($3::timestamptz IS NULL OR (updated_at, id) > ($3, $4::uuid)) ORDER BY updated_at, id LIMIT $5"
 );

@@ -367,14 +367,17 @@ pub fn payout_by_short_reference(conn: &Connection, short_reference: &str) -> St
     )
 }
 
-pub fn open_payouts(conn: &Connection, before: i64, limit: u32) -> StoreResult<Vec<PayoutRow>> {
+pub fn open_payouts(conn: &Connection, q: &crate::OpenPayouts) -> StoreResult<Vec<PayoutRow>> {
+    // The `state IN` term as the partial index `payouts_open` states it, so that it is used.
+    let (after_at, after_id) = q.after.map(|(at, id)| (ms(at), id.to_string())).unzip();
     query_all(
         conn,
         &format!(
             "SELECT {PAYOUT_COLS} FROM payouts WHERE state IN ('SCHEDULED', 'READY_TO_SEND', 'SENT') \
-             AND updated_at <= ?1 ORDER BY updated_at, id LIMIT ?2"
+             AND (state <> 'SCHEDULED' OR payout_date <= ?2) AND updated_at <= ?1 \
+             AND (?3 IS NULL OR (updated_at, id) > (?3, ?4)) ORDER BY updated_at, id LIMIT ?5"
         ),
-        params![before, limit],
+        params![ms(q.changed_by), date_text(q.scheduled_due_by), after_at, after_id, q.limit],
         payout_row,
     )
 }

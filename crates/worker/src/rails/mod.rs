@@ -7,6 +7,7 @@
 
 pub mod bank_file;
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use outlay_core::payout::PayoutState;
-use outlay_engine::{Command, CommandError, Engine, Outcome};
+use outlay_engine::{Command, CommandError, Engine, OpenPayoutPages, Outcome};
 use outlay_store::PayoutRow;
 
 use crate::jobs::{JobHandler, JobResult, JobRunner, JobsConfig};
@@ -122,22 +123,30 @@ pub async fn pass<R: Rail>(engine: &Engine, rail: &Arc<R>) -> Result<PassSummary
     let mut summary = PassSummary::default();
     let now = engine.clock().now();
     let mut ready = Vec::new();
-    for p in engine.store().open_payouts(now, 5000).await? {
-        let Ok(state) = p.state.parse::<PayoutState>() else { continue };
-        if !matches!(state, PayoutState::Scheduled | PayoutState::ReadyToSend) || !engine.config().release_due(&p, now)
-        {
-            continue;
+    // A payout readied here can come round again on a later page (its new `updated_at` may
+    // still be `now`); it is sent once.
+    let mut seen = HashSet::new();
+    let mut pages = OpenPayoutPages::new(now);
+    while let Some(page) = pages.next(engine.store().as_ref()).await? {
+        for p in page {
+            let Ok(state) = p.state.parse::<PayoutState>() else { continue };
+            if !matches!(state, PayoutState::Scheduled | PayoutState::ReadyToSend)
+                || !engine.config().release_due(&p, now)
+                || !seen.insert(p.id)
+            {
+                continue;
+            }
+            if state == PayoutState::Scheduled {
+                let cmd = Command::TransitionPayout {
+                    account: p.account_id,
+                    payout: p.id,
+                    to: PayoutState::ReadyToSend,
+                    reason: None,
+                };
+                summary.readied += applied(engine.execute(cmd).await)?;
+            }
+            ready.push(p);
         }
-        if state == PayoutState::Scheduled {
-            let cmd = Command::TransitionPayout {
-                account: p.account_id,
-                payout: p.id,
-                to: PayoutState::ReadyToSend,
-                reason: None,
-            };
-            summary.readied += applied(engine.execute(cmd).await)?;
-        }
-        ready.push(p);
     }
     for chunk in ready.chunks(MAX_BATCH) {
         let cmd = Command::SendPayouts {
