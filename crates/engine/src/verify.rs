@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use outlay_core::ledger::Auditor;
 use outlay_core::payout::PayoutState;
-use outlay_store::{Store, StoreResult};
+use outlay_store::{HoldableKind, Store, StoreResult};
 
 #[derive(Debug, Default)]
 pub struct VerifyReport {
@@ -61,14 +61,22 @@ fn expected_pending(reference_type: &str, status: &str, amount: i64, fee: i64) -
     }
 }
 
+/// Objects read per page by the hold checks: memory is bounded by this, not by the ledger.
+const HOLD_PAGE: u32 = 5_000;
+
 pub async fn verify_ledger(store: &dyn Store) -> StoreResult<VerifyReport> {
+    verify_ledger_paged(store, HOLD_PAGE).await
+}
+
+/// [`verify_ledger`] reading `page` objects at a time (tests use small pages to cross pages).
+pub async fn verify_ledger_paged(store: &dyn Store, page: u32) -> StoreResult<VerifyReport> {
     let mut auditor = Auditor::new();
     let mut after = None;
     loop {
-        let page = store.audit_entries(after, 2_000).await?;
-        let Some(last) = page.last() else { break };
+        let entries = store.audit_entries(after, 2_000).await?;
+        let Some(last) = entries.last() else { break };
         after = Some((last.owner, last.seq));
-        for entry in &page {
+        for entry in &entries {
             auditor.feed(entry);
         }
     }
@@ -85,49 +93,7 @@ pub async fn verify_ledger(store: &dyn Store) -> StoreResult<VerifyReport> {
         ..VerifyReport::default()
     };
 
-    let mut pending: HashMap<(String, String), i64> = HashMap::new();
-    for p in store.audit_pending_by_reference().await? {
-        *pending.entry((p.reference_type, p.reference_id)).or_default() += p.net_pending;
-    }
-    // A batch held as a whole: its entries and its payouts' together hold what its payouts'
-    // statuses say plus what it still holds for rows not created yet (the payouts it paid from
-    // its hold have no hold entry of their own). (actual, expected) per batch.
-    let mut pools: HashMap<String, (i64, i64)> = HashMap::new();
-    for (batch, still_held) in store.audit_batch_holds().await? {
-        let id = batch.to_string();
-        let actual = pending.remove(&(crate::ops::batches::BATCH_REFERENCE.to_owned(), id.clone())).unwrap_or_default();
-        pools.insert(id, (actual, still_held));
-    }
-    for object in store.audit_holdable_objects().await? {
-        out.holds_checked += 1;
-        let expected = expected_pending(&object.reference_type, &object.status, object.amount, object.fee);
-        let key = (object.reference_type.clone(), object.reference_id.clone());
-        let actual = pending.remove(&key).unwrap_or_default();
-        if let Some(pool) = object.batch_id.as_ref().and_then(|b| pools.get_mut(b)) {
-            pool.0 += actual;
-            pool.1 += expected;
-            continue;
-        }
-        if actual != expected {
-            out.violations.push(format!(
-                "{} {} is {} and should hold {expected} in pending, the ledger holds {actual}",
-                object.reference_type, object.reference_id, object.status
-            ));
-        }
-    }
-    for (batch, (actual, expected)) in pools {
-        if actual != expected {
-            out.violations.push(format!(
-                "payout batch {batch} (held as a whole) and its payouts should hold {expected} in pending, the ledger holds {actual}"
-            ));
-        }
-    }
-    for ((reference_type, reference_id), amount) in pending {
-        if amount != 0 && reference_type != "reserve" {
-            out.violations
-                .push(format!("{amount} sits in pending for {reference_type} {reference_id}, which does not exist"));
-        }
-    }
+    hold_checks(store, page, &mut out).await?;
 
     // Both sides of an internal transfer are written together: its clearing account nets to zero.
     for (key, balance) in &report.balances {
@@ -159,6 +125,66 @@ pub async fn verify_ledger(store: &dyn Store) -> StoreResult<VerifyReport> {
     totals.sort();
     out.totals = totals;
     Ok(out)
+}
+
+/// Every deposit, withdrawal and payout holds in `pending` exactly what its status says; a batch
+/// held as a whole holds, with its payouts, what their statuses say plus what it still holds
+/// for rows not created yet (the payouts it paid from its hold have no hold entry of their
+/// own); nothing else holds anything, but reserves. The objects are read a page at a time, each
+/// with its own sum; only the batches and references that are not objects are kept.
+async fn hold_checks(store: &dyn Store, page: u32, out: &mut VerifyReport) -> StoreResult<()> {
+    // (actual, expected) per batch held as a whole.
+    let mut pools: HashMap<String, (i64, i64)> =
+        store.audit_batch_holds().await?.into_iter().map(|(batch, still)| (batch.to_string(), (0, still))).collect();
+    for p in store.audit_pending_elsewhere().await? {
+        let pool = (p.reference_type == crate::ops::batches::BATCH_REFERENCE)
+            .then(|| pools.get_mut(&p.reference_id))
+            .flatten();
+        match pool {
+            Some(pool) => pool.0 += p.net_pending,
+            None if p.net_pending != 0 && p.reference_type != "reserve" => out.violations.push(format!(
+                "{} sits in pending for {} {}, which does not exist",
+                p.net_pending, p.reference_type, p.reference_id
+            )),
+            None => {}
+        }
+    }
+    for kind in HoldableKind::ALL {
+        let mut after = None;
+        loop {
+            let objects = store.audit_holdable_page(kind, after, page).await?;
+            for object in &objects {
+                out.holds_checked += 1;
+                let expected = expected_pending(&object.reference_type, &object.status, object.amount, object.fee);
+                if let Some(pool) = object.batch_id.as_ref().and_then(|b| pools.get_mut(b)) {
+                    pool.0 += object.held;
+                    pool.1 += expected;
+                } else if object.held != expected {
+                    out.violations.push(format!(
+                        "{} {} is {} and should hold {expected} in pending, the ledger holds {}",
+                        object.reference_type, object.reference_id, object.status, object.held
+                    ));
+                }
+            }
+            if objects.len() < page as usize {
+                break;
+            }
+            after = objects.last().and_then(|o| o.reference_id.parse().ok());
+            if after.is_none() {
+                break;
+            }
+        }
+    }
+    let mut pools: Vec<_> = pools.into_iter().collect();
+    pools.sort();
+    for (batch, (actual, expected)) in pools {
+        if actual != expected {
+            out.violations.push(format!(
+                "payout batch {batch} (held as a whole) and its payouts should hold {expected} in pending, the ledger holds {actual}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What a wallet withdrawal's status says it took out of its wallet, net: the hold while it is

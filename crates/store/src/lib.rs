@@ -183,10 +183,17 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_entries(&self, after: Option<(AccountId, i64)>, limit: u32) -> StoreResult<Vec<StoredEntry>>;
     async fn audit_balances(&self) -> StoreResult<Vec<(LedgerKey, i64)>>;
     async fn audit_chain_heads(&self) -> StoreResult<Vec<(AccountId, i64, String)>>;
-    /// Net movement on client `pending` accounts per business object.
-    async fn audit_pending_by_reference(&self) -> StoreResult<Vec<PendingByReference>>;
-    /// Every deposit and withdrawal with its status and amounts.
-    async fn audit_holdable_objects(&self) -> StoreResult<Vec<HoldableObject>>;
+    /// One page of the deposits, withdrawals or payouts (`kind`) in id order after `after`, each
+    /// with its status, amounts and what the ledger holds for it in `pending`.
+    async fn audit_holdable_page(
+        &self,
+        kind: HoldableKind,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> StoreResult<Vec<HoldableObject>>;
+    /// Net movement on client `pending` accounts per reference that is not an existing deposit,
+    /// withdrawal or payout: batch holds, reserves, and anything referencing a missing object.
+    async fn audit_pending_elsewhere(&self) -> StoreResult<Vec<PendingByReference>>;
     /// Every batch held as a whole, with the funds it still holds for rows not created yet
     /// (summed over currencies, as the pending check sums them).
     async fn audit_batch_holds(&self) -> StoreResult<Vec<(Uuid, i64)>>;

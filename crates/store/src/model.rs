@@ -198,16 +198,27 @@ pub struct TransactionFilter {
     pub end_time: Option<OffsetDateTime>,
 }
 
+/// Net movement on client `pending` accounts for one reference, over its accounts and currencies.
 #[derive(Clone, Debug)]
 pub struct PendingByReference {
-    pub account_id: AccountId,
     pub reference_type: String,
     pub reference_id: String,
-    pub currency: String,
     pub net_pending: i64,
 }
 
-/// A business object that may hold money in `pending` (deposit, withdrawal, later payouts).
+/// The business objects that may hold money in `pending`, each kept in its own table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HoldableKind {
+    Deposit,
+    Withdrawal,
+    Payout,
+}
+
+impl HoldableKind {
+    pub const ALL: [HoldableKind; 3] = [HoldableKind::Deposit, HoldableKind::Withdrawal, HoldableKind::Payout];
+}
+
+/// A business object that may hold money in `pending`, with what the ledger holds for it.
 #[derive(Clone, Debug)]
 pub struct HoldableObject {
     pub account_id: AccountId,
@@ -219,6 +230,8 @@ pub struct HoldableObject {
     pub fee: i64,
     /// The payout's batch, if it came from one (a batch held as a whole pools its payouts' holds).
     pub batch_id: Option<String>,
+    /// Net movement on client `pending` accounts of the entries referencing it.
+    pub held: i64,
 }
 
 #[derive(Clone, Debug)]

@@ -280,12 +280,41 @@ const SQL_AUDIT_ENTRIES: &str = "WITH page AS (SELECT id, account_id, seq, kind,
 const SQL_AUDIT_BALANCES: &str =
     "SELECT owner_id, currency, kind, balance FROM ledger_accounts WHERE owner_id <> 'platform'";
 const SQL_AUDIT_CHAIN_HEADS: &str = "SELECT account_id, seq, head_hash FROM ledger_chains";
-const SQL_AUDIT_PENDING: &str = "SELECT e.account_id, e.reference_type, e.reference_id, a.currency, SUM(l.amount)::bigint \
+/// One page of a holdable table with what the ledger holds for each row (see the SQLite twin).
+/// The ledger account is looked up per line, not joined: joined, the planner (with statistics
+/// from when the ledger was small) read every line of the pending accounts for each object.
+macro_rules! sql_audit_holdable {
+    ($table:literal, $reference_type:literal, $status:literal, $fee:literal, $batch:literal) => {
+        concat!(
+            "SELECT o.account_id, o.id::text, o.",
+            $status,
+            ", o.currency, o.amount, o.",
+            $fee,
+            ", ",
+            $batch,
+            ", \
+             (SELECT COALESCE(SUM(l.amount), 0)::bigint FROM journal_entries e \
+              JOIN journal_lines l ON l.entry_id = e.id WHERE e.reference_type = '",
+            $reference_type,
+            "' AND e.reference_id = o.id::text \
+              AND (SELECT a.kind = 'pending' AND a.owner_id <> 'platform' FROM ledger_accounts a \
+                   WHERE a.id = l.ledger_account_id)) \
+             FROM ",
+            $table,
+            " o WHERE ($1::uuid IS NULL OR o.id > $1) ORDER BY o.id LIMIT $2"
+        )
+    };
+}
+const SQL_AUDIT_DEPOSITS: &str = sql_audit_holdable!("deposits", "deposit", "status", "fee", "NULL::text");
+const SQL_AUDIT_WITHDRAWALS: &str = sql_audit_holdable!("withdrawals", "withdrawal", "status", "fee", "NULL::text");
+const SQL_AUDIT_PAYOUTS: &str = sql_audit_holdable!("payouts", "payout", "state", "fee_amount", "o.batch_id::text");
+const SQL_AUDIT_PENDING_ELSEWHERE: &str = "SELECT e.reference_type, e.reference_id, SUM(l.amount)::bigint \
      FROM journal_lines l JOIN ledger_accounts a ON a.id = l.ledger_account_id JOIN journal_entries e ON e.id = l.entry_id \
-     WHERE a.kind = 'pending' AND a.owner_id <> 'platform' GROUP BY 1, 2, 3, 4";
-const SQL_AUDIT_HOLDABLE: &str = "SELECT account_id, 'deposit'::text, id::text, status, currency, amount, fee, NULL::text FROM deposits \
-     UNION ALL SELECT account_id, 'withdrawal'::text, id::text, status, currency, amount, fee, NULL::text FROM withdrawals \
-     UNION ALL SELECT account_id, 'payout'::text, id::text, state, currency, amount, fee_amount, batch_id::text FROM payouts";
+     WHERE a.kind = 'pending' AND a.owner_id <> 'platform' \
+     AND NOT EXISTS (SELECT 1 FROM deposits o WHERE e.reference_type = 'deposit' AND o.id::text = e.reference_id) \
+     AND NOT EXISTS (SELECT 1 FROM withdrawals o WHERE e.reference_type = 'withdrawal' AND o.id::text = e.reference_id) \
+     AND NOT EXISTS (SELECT 1 FROM payouts o WHERE e.reference_type = 'payout' AND o.id::text = e.reference_id) \
+     GROUP BY 1, 2";
 
 // Writer statements.
 const SQL_LOCK_CHAINS_CREATE: &str = "INSERT INTO ledger_chains (account_id, seq, head_hash) \
@@ -906,32 +935,37 @@ impl Store for PgStore {
         collect(&rows, |r| Ok((AccountId(col(r, 0)?), col(r, 1)?, col(r, 2)?)))
     }
 
-    async fn audit_pending_by_reference(&self) -> StoreResult<Vec<PendingByReference>> {
-        let rows = self.rows(SQL_AUDIT_PENDING, &[]).await?;
+    async fn audit_holdable_page(
+        &self,
+        kind: crate::HoldableKind,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> StoreResult<Vec<HoldableObject>> {
+        let (sql, reference_type) = match kind {
+            crate::HoldableKind::Deposit => (SQL_AUDIT_DEPOSITS, "deposit"),
+            crate::HoldableKind::Withdrawal => (SQL_AUDIT_WITHDRAWALS, "withdrawal"),
+            crate::HoldableKind::Payout => (SQL_AUDIT_PAYOUTS, "payout"),
+        };
+        let rows = self.rows(sql, &[&after, &i64::from(limit)]).await?;
         collect(&rows, |r| {
-            Ok(PendingByReference {
+            Ok(HoldableObject {
                 account_id: AccountId(col(r, 0)?),
-                reference_type: col(r, 1)?,
-                reference_id: col(r, 2)?,
+                reference_type: reference_type.to_owned(),
+                reference_id: col(r, 1)?,
+                status: col(r, 2)?,
                 currency: col(r, 3)?,
-                net_pending: col(r, 4)?,
+                amount: col(r, 4)?,
+                fee: col(r, 5)?,
+                batch_id: col(r, 6)?,
+                held: col(r, 7)?,
             })
         })
     }
 
-    async fn audit_holdable_objects(&self) -> StoreResult<Vec<HoldableObject>> {
-        let rows = self.rows(SQL_AUDIT_HOLDABLE, &[]).await?;
+    async fn audit_pending_elsewhere(&self) -> StoreResult<Vec<PendingByReference>> {
+        let rows = self.rows(SQL_AUDIT_PENDING_ELSEWHERE, &[]).await?;
         collect(&rows, |r| {
-            Ok(HoldableObject {
-                account_id: AccountId(col(r, 0)?),
-                reference_type: col(r, 1)?,
-                reference_id: col(r, 2)?,
-                status: col(r, 3)?,
-                currency: col(r, 4)?,
-                amount: col(r, 5)?,
-                fee: col(r, 6)?,
-                batch_id: col(r, 7)?,
-            })
+            Ok(PendingByReference { reference_type: col(r, 0)?, reference_id: col(r, 1)?, net_pending: col(r, 2)? })
         })
     }
 

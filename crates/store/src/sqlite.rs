@@ -1009,62 +1009,67 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn audit_pending_by_reference(&self) -> StoreResult<Vec<PendingByReference>> {
-        self.read(|c| {
-            let mut stmt = c.prepare(
-                "SELECT e.account_id, e.reference_type, e.reference_id, a.currency, SUM(l.amount) \
-                 FROM journal_lines l JOIN ledger_accounts a ON a.id = l.ledger_account_id JOIN journal_entries e ON e.id = l.entry_id \
-                 WHERE a.kind = 'pending' AND a.owner_id <> 'platform' GROUP BY 1, 2, 3, 4",
-            )?;
-            let raws = stmt
-                .query_map([], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            raws.into_iter()
-                .map(|(a, reference_type, reference_id, currency, net_pending)| {
-                    Ok(PendingByReference { account_id: account_id(&a)?, reference_type, reference_id, currency, net_pending })
-                })
-                .collect()
+    async fn audit_holdable_page(
+        &self,
+        kind: crate::HoldableKind,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> StoreResult<Vec<HoldableObject>> {
+        let (table, reference_type, status, fee, batch) = match kind {
+            crate::HoldableKind::Deposit => ("deposits", "deposit", "status", "fee", "NULL"),
+            crate::HoldableKind::Withdrawal => ("withdrawals", "withdrawal", "status", "fee", "NULL"),
+            crate::HoldableKind::Payout => ("payouts", "payout", "state", "fee_amount", "batch_id"),
+        };
+        // What the ledger holds is summed per object through `journal_entries_reference`, so a
+        // page costs its own rows, whatever the size of the ledger.
+        let sql = format!(
+            "SELECT o.account_id, o.id, o.{status}, o.currency, o.amount, o.{fee}, {batch}, \
+             (SELECT COALESCE(SUM(l.amount), 0) FROM journal_entries e \
+              JOIN journal_lines l ON l.entry_id = e.id JOIN ledger_accounts a ON a.id = l.ledger_account_id \
+              WHERE e.reference_type = '{reference_type}' AND e.reference_id = o.id \
+              AND a.kind = 'pending' AND a.owner_id <> 'platform') \
+             FROM {table} o WHERE (?1 IS NULL OR o.id > ?1) ORDER BY o.id LIMIT ?2"
+        );
+        let after = after.map(|id| id.to_string());
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![after, limit])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(HoldableObject {
+                    account_id: account_id(&r.get::<_, String>(0)?)?,
+                    reference_type: reference_type.to_owned(),
+                    reference_id: r.get(1)?,
+                    status: r.get(2)?,
+                    currency: r.get(3)?,
+                    amount: r.get(4)?,
+                    fee: r.get(5)?,
+                    batch_id: r.get(6)?,
+                    held: r.get(7)?,
+                });
+            }
+            Ok(out)
         })
         .await
     }
 
-    async fn audit_holdable_objects(&self) -> StoreResult<Vec<HoldableObject>> {
+    async fn audit_pending_elsewhere(&self) -> StoreResult<Vec<PendingByReference>> {
         self.read(|c| {
             let mut stmt = c.prepare(
-                "SELECT account_id, 'deposit', id, status, currency, amount, fee, NULL FROM deposits \
-                 UNION ALL SELECT account_id, 'withdrawal', id, status, currency, amount, fee, NULL FROM withdrawals \
-                 UNION ALL SELECT account_id, 'payout', id, state, currency, amount, fee_amount, batch_id FROM payouts",
+                "SELECT e.reference_type, e.reference_id, SUM(l.amount) \
+                 FROM journal_lines l JOIN ledger_accounts a ON a.id = l.ledger_account_id JOIN journal_entries e ON e.id = l.entry_id \
+                 WHERE a.kind = 'pending' AND a.owner_id <> 'platform' \
+                 AND NOT (e.reference_type = 'deposit' AND EXISTS (SELECT 1 FROM deposits o WHERE o.id = e.reference_id)) \
+                 AND NOT (e.reference_type = 'withdrawal' AND EXISTS (SELECT 1 FROM withdrawals o WHERE o.id = e.reference_id)) \
+                 AND NOT (e.reference_type = 'payout' AND EXISTS (SELECT 1 FROM payouts o WHERE o.id = e.reference_id)) \
+                 GROUP BY 1, 2",
             )?;
-            let raws = stmt
+            let rows = stmt
                 .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, i64>(5)?,
-                        r.get::<_, i64>(6)?,
-                        r.get::<_, Option<String>>(7)?,
-                    ))
+                    Ok(PendingByReference { reference_type: r.get(0)?, reference_id: r.get(1)?, net_pending: r.get(2)? })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            raws.into_iter()
-                .map(|(a, reference_type, reference_id, status, currency, amount, fee, batch_id)| {
-                    Ok(HoldableObject {
-                        account_id: account_id(&a)?,
-                        reference_type,
-                        reference_id,
-                        status,
-                        currency,
-                        amount,
-                        fee,
-                        batch_id,
-                    })
-                })
-                .collect()
+            Ok(rows)
         })
         .await
     }

@@ -464,11 +464,20 @@ async fn script(store: &dyn Store) -> Vec<String> {
     record!("no idempotency", store.idempotency(b, "key-1").await.expect("idempotency"));
 
     record!("audit balances", sorted_debug(&store.audit_balances().await.expect("audit balances")));
-    record!(
-        "pending by reference",
-        sorted_debug(&store.audit_pending_by_reference().await.expect("pending by reference"))
-    );
-    record!("holdable objects", sorted_debug(&store.audit_holdable_objects().await.expect("holdable objects")));
+    record!("pending elsewhere", sorted_debug(&store.audit_pending_elsewhere().await.expect("pending elsewhere")));
+    for kind in outlay_store::HoldableKind::ALL {
+        // One object a page: every page after the first starts after the previous one's id.
+        let (mut after, mut objects) = (None, Vec::new());
+        loop {
+            let page = store.audit_holdable_page(kind, after, 1).await.expect("holdable page");
+            let Some(last) = page.last() else { break };
+            after = Some(last.reference_id.parse().expect("uuid"));
+            objects.extend(page);
+        }
+        let all = store.audit_holdable_page(kind, None, 1_000).await.expect("holdable page");
+        assert_eq!(format!("{objects:?}"), format!("{all:?}"), "{kind:?}: pages of one are the whole, in order");
+        record!(format!("holdable {kind:?}"), all);
+    }
     let heads: Vec<_> =
         store.audit_chain_heads().await.expect("chain heads").into_iter().filter(|(_, seq, _)| *seq > 0).collect();
     record!("chain heads", sorted_debug(&heads));

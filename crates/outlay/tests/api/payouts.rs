@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use time::macros::datetime;
 
 use crate::both_backends;
-use crate::helpers::{Backend, Credentials, TestApp, assert_envelope, sg_company};
+use crate::helpers::{Backend, Credentials, TestApp, assert_envelope, raw_sql, sg_company};
 
 both_backends!(
     local_payout_holds_then_completes,
@@ -22,6 +22,7 @@ both_backends!(
     cross_currency_guide_flow,
     sandbox_rail_walks_payouts_with_deterministic_outcomes,
     a_due_payout_is_sent_behind_pages_of_later_ones,
+    ledger_verify_checks_holds_page_by_page,
 );
 
 const TODAY: &str = "2026-11-24";
@@ -156,7 +157,8 @@ async fn swift_payout_charges_and_posts_its_fee(backend: Backend) {
 }
 
 async fn inline_beneficiary_is_stored_and_reusable(backend: Backend) {
-    let (app, _client, token) = app_on_business_day(backend).await;
+    let (app, client, token) = app_on_business_day(backend).await;
+    app.set_bank_account(&client.account_id);
     app.fund(&token, "SGD", "100.00").await;
     let mut body = payout("", "SGD", "10.00");
     body.as_object_mut().expect("object").remove("beneficiary_id");
@@ -175,7 +177,8 @@ async fn inline_beneficiary_is_stored_and_reusable(backend: Backend) {
 
 /// Each rule: (what to change, expected field, expected code).
 async fn every_rule_of_the_seed_page_names_its_field(backend: Backend) {
-    let (app, _client, token) = app_on_business_day(backend).await;
+    let (app, client, token) = app_on_business_day(backend).await;
+    app.set_bank_account(&client.account_id);
     app.fund(&token, "SGD", "100.00").await;
     app.fund(&token, "USD", "100.00").await;
     let sg = create_beneficiary(&app, &token, &sg_company()).await;
@@ -734,5 +737,42 @@ async fn a_due_payout_is_sent_behind_pages_of_later_ones(backend: Backend) {
     let bal = app.balance(&token, "SGD").await;
     assert_eq!((bal["available_balance"].as_str(), bal["pending_balance"].as_str()), (Some("478.00"), Some("522.00")));
     app.assert_ledger_verifies();
+    app.finish().await;
+}
+
+/// `ledger verify` reads deposits, withdrawals and payouts a page at a time, each with what the
+/// ledger holds for it: in pages of two it checks as many as in one page, and it finds a payout
+/// edited behind the ledger's back on the last page.
+async fn ledger_verify_checks_holds_page_by_page(backend: Backend) {
+    use outlay_engine::verify::{verify_ledger, verify_ledger_paged};
+    let (app, client, token) = app_on_business_day(backend).await;
+    app.set_bank_account(&client.account_id);
+    app.fund(&token, "SGD", "100.00").await;
+    let r =
+        app.post_with_key("/api/v1/withdrawals", &token, "w-1", &json!({"currency": "SGD", "amount": "3.00"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let b = create_beneficiary(&app, &token, &sg_company()).await;
+    for amount in ["1.00", "2.00", "3.00", "4.00", "5.00"] {
+        assert_eq!(create_payout(&app, &token, &payout(&b, "SGD", amount)).await.status, StatusCode::OK);
+    }
+    let store = app.server.as_ref().expect("server").engine.store().clone();
+    let whole = verify_ledger(store.as_ref()).await.expect("verify");
+    let paged = verify_ledger_paged(store.as_ref(), 2).await.expect("verify in pages of two");
+    assert!(whole.ok() && paged.ok(), "{:?} / {:?}", whole.violations, paged.violations);
+    assert_eq!(paged.holds_checked, whole.holds_checked);
+    assert!(paged.holds_checked >= 7, "a deposit, a withdrawal and five payouts: {}", paged.holds_checked);
+
+    raw_sql(
+        &app.database_url,
+        "UPDATE payouts SET amount = amount + 1 WHERE id = (SELECT id FROM payouts ORDER BY id DESC LIMIT 1)",
+    )
+    .await;
+    let paged = verify_ledger_paged(store.as_ref(), 2).await.expect("verify in pages of two");
+    assert_eq!(paged.violations.len(), 1, "{:?}", paged.violations);
+    assert!(
+        paged.violations[0].starts_with("payout ") && paged.violations[0].contains("should hold"),
+        "{:?}",
+        paged.violations
+    );
     app.finish().await;
 }
