@@ -216,6 +216,15 @@ pub enum HoldableKind {
 
 impl HoldableKind {
     pub const ALL: [HoldableKind; 3] = [HoldableKind::Deposit, HoldableKind::Withdrawal, HoldableKind::Payout];
+
+    /// The `reference_type` of the journal entries that hold money for such an object.
+    pub fn reference_type(self) -> &'static str {
+        match self {
+            HoldableKind::Deposit => "deposit",
+            HoldableKind::Withdrawal => "withdrawal",
+            HoldableKind::Payout => "payout",
+        }
+    }
 }
 
 /// A business object that may hold money in `pending`, with what the ledger holds for it.

@@ -941,11 +941,12 @@ impl Store for PgStore {
         after: Option<Uuid>,
         limit: u32,
     ) -> StoreResult<Vec<HoldableObject>> {
-        let (sql, reference_type) = match kind {
-            crate::HoldableKind::Deposit => (SQL_AUDIT_DEPOSITS, "deposit"),
-            crate::HoldableKind::Withdrawal => (SQL_AUDIT_WITHDRAWALS, "withdrawal"),
-            crate::HoldableKind::Payout => (SQL_AUDIT_PAYOUTS, "payout"),
+        let sql = match kind {
+            crate::HoldableKind::Deposit => SQL_AUDIT_DEPOSITS,
+            crate::HoldableKind::Withdrawal => SQL_AUDIT_WITHDRAWALS,
+            crate::HoldableKind::Payout => SQL_AUDIT_PAYOUTS,
         };
+        let reference_type = kind.reference_type();
         let rows = self.rows(sql, &[&after, &i64::from(limit)]).await?;
         collect(&rows, |r| {
             Ok(HoldableObject {

@@ -1015,10 +1015,11 @@ impl Store for SqliteStore {
         after: Option<Uuid>,
         limit: u32,
     ) -> StoreResult<Vec<HoldableObject>> {
-        let (table, reference_type, status, fee, batch) = match kind {
-            crate::HoldableKind::Deposit => ("deposits", "deposit", "status", "fee", "NULL"),
-            crate::HoldableKind::Withdrawal => ("withdrawals", "withdrawal", "status", "fee", "NULL"),
-            crate::HoldableKind::Payout => ("payouts", "payout", "state", "fee_amount", "batch_id"),
+        let reference_type = kind.reference_type();
+        let (table, status, fee, batch) = match kind {
+            crate::HoldableKind::Deposit => ("deposits", "status", "fee", "NULL"),
+            crate::HoldableKind::Withdrawal => ("withdrawals", "status", "fee", "NULL"),
+            crate::HoldableKind::Payout => ("payouts", "state", "fee_amount", "batch_id"),
         };
         // What the ledger holds is summed per object through `journal_entries_reference`, so a
         // page costs its own rows, whatever the size of the ledger.
