@@ -64,31 +64,7 @@ enum Scenario {
         accounts: usize,
     },
     /// The same over HTTP, with idempotency keys, next to `GET /healthz` on the same server.
-    Http {
-        /// Create withdrawals instead of payouts.
-        #[arg(long)]
-        withdrawals: bool,
-        #[arg(long, default_value_t = 20_000)]
-        requests: u64,
-        #[arg(long, default_value_t = 64)]
-        concurrency: usize,
-        #[arg(long, default_value_t = 1)]
-        accounts: usize,
-        /// Open loop: offer this many payouts per second whatever the answers (a request per
-        /// tick, no cap on requests in flight), and count the ones refused with 429/503.
-        #[arg(long)]
-        rate: Option<u64>,
-        /// The server's `[writer] max_queue_wait_ms` (as `outlay serve`: 100; 0 turns it off).
-        #[arg(long, default_value_t = 100)]
-        max_queue_wait_ms: u64,
-        /// The server's `[api] max_in_flight`.
-        #[arg(long, default_value_t = outlay::config::DEFAULT_MAX_IN_FLIGHT)]
-        max_in_flight: usize,
-        /// Closed loop from `wrk` (a separate process, one thread, `--concurrency` connections)
-        /// for this many seconds instead of the in-process generator; `--requests` is unused.
-        #[arg(long, value_name = "SECONDS", conflicts_with_all = ["rate", "withdrawals"])]
-        wrk: Option<u64>,
-    },
+    Http(HttpLoad),
     /// A payout batch file (CSV, one stored beneficiary) read streaming and validated; with
     /// `--release`, approval is off and every row is held too. Peak memory is the process's.
     Batch {
@@ -472,22 +448,36 @@ where
     (accepted, refused, errors, started.elapsed())
 }
 
-/// What the `http` scenario offers the server.
-#[derive(Clone, Copy)]
+/// What the `http` scenario offers the server (its command-line options).
+#[derive(clap::Args, Clone, Copy)]
 struct HttpLoad {
+    /// Create withdrawals instead of payouts.
+    #[arg(long)]
     withdrawals: bool,
+    #[arg(long, default_value_t = 20_000)]
     requests: u64,
+    #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    #[arg(long, default_value_t = 1)]
     accounts: usize,
+    /// Open loop: offer this many payouts per second whatever the answers (a request per
+    /// tick, no cap on requests in flight), and count the ones refused with 429/503.
+    #[arg(long)]
     rate: Option<u64>,
+    /// The server's `[writer] max_queue_wait_ms` (as `outlay serve`: 100; 0 turns it off).
+    #[arg(long, default_value_t = 100)]
     max_queue_wait_ms: u64,
+    /// The server's `[api] max_in_flight`.
+    #[arg(long, default_value_t = outlay::config::DEFAULT_MAX_IN_FLIGHT)]
     max_in_flight: usize,
-    wrk_seconds: Option<u64>,
+    /// Closed loop from `wrk` (a separate process, one thread, `--concurrency` connections)
+    /// for this many seconds instead of the in-process generator; `--requests` is unused.
+    #[arg(long, value_name = "SECONDS", conflicts_with_all = ["rate", "withdrawals"])]
+    wrk: Option<u64>,
 }
 
 async fn run_http(cli: &Cli, load: &HttpLoad) -> anyhow::Result<()> {
-    let HttpLoad { withdrawals, requests, concurrency, accounts, rate, max_queue_wait_ms, max_in_flight, wrk_seconds } =
-        *load;
+    let HttpLoad { withdrawals, requests, concurrency, accounts, rate, max_queue_wait_ms, max_in_flight, wrk } = *load;
     let dir = tempfile::tempdir()?;
     let url = database(cli, &dir).await?;
     let max_queue_wait = (max_queue_wait_ms > 0).then(|| Duration::from_millis(max_queue_wait_ms));
@@ -531,7 +521,7 @@ async fn run_http(cli: &Cli, load: &HttpLoad) -> anyhow::Result<()> {
     let beneficiaries: Arc<Vec<String>> = Arc::new(accounts.iter().map(|a| a.beneficiary.to_string()).collect());
     println!("scenario http, backend {}, {} accounts, concurrency {concurrency}", backend_name(cli), accounts.len());
 
-    if let Some(seconds) = wrk_seconds {
+    if let Some(seconds) = wrk {
         wrk::healthz(&base, concurrency, seconds, dir.path())?.report("GET /healthz (HTTP ceiling)");
         let callers: Vec<wrk::Caller> = tokens
             .iter()
@@ -735,28 +725,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Writer { withdrawals, requests, concurrency, accounts } => {
             run_writer(&cli, withdrawals, requests, concurrency, accounts).await
         }
-        Scenario::Http {
-            withdrawals,
-            requests,
-            concurrency,
-            accounts,
-            rate,
-            max_queue_wait_ms,
-            max_in_flight,
-            wrk,
-        } => {
-            let load = HttpLoad {
-                withdrawals,
-                requests,
-                concurrency,
-                accounts,
-                rate,
-                max_queue_wait_ms,
-                max_in_flight,
-                wrk_seconds: wrk,
-            };
-            run_http(&cli, &load).await
-        }
+        Scenario::Http(load) => run_http(&cli, &load).await,
         Scenario::Batch { rows, release, all_or_nothing } => run_batch(&cli, rows, release, all_or_nothing).await,
         Scenario::Nodes { nodes, requests, concurrency, accounts, rate } => {
             let args =
