@@ -7,7 +7,6 @@
 //! until then every command checks the object's state in its own transaction, so two nodes
 //! settling the same object is harmless.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,11 +53,8 @@ pub async fn settle_due(engine: &Engine, delay: Duration, walk_payouts: bool) ->
     }
     let now = engine.clock().now();
     let mut pages = crate::OpenPayoutPages::new(now);
-    // A payout stepped in this pass can come round again on a later page (its new
-    // `updated_at` may still be `now`); it takes one step per pass.
-    let mut stepped = HashSet::new();
     while let Some(page) = pages.next(engine.store().as_ref()).await? {
-        settled += walk_page(engine, page, now, cutoff, &mut stepped).await?;
+        settled += walk_page(engine, page, now, cutoff, &mut pages).await?;
     }
     Ok(settled)
 }
@@ -69,16 +65,13 @@ async fn walk_page(
     page: Vec<outlay_store::PayoutRow>,
     now: time::OffsetDateTime,
     cutoff: time::OffsetDateTime,
-    stepped: &mut HashSet<uuid::Uuid>,
+    pages: &mut crate::OpenPayoutPages,
 ) -> Result<usize, CommandError> {
     let mut settled = 0;
     for p in page {
-        if stepped.contains(&p.id) {
-            continue;
-        }
         let due = engine.config().release_due(&p, now);
         let Some((to, reason)) = sandbox_rail_step(&p, due, cutoff) else { continue };
-        stepped.insert(p.id);
+        pages.moved(p.id);
         let cmd =
             Command::TransitionPayout { account: p.account_id, payout: p.id, to, reason: reason.map(str::to_owned) };
         let stepped = count(engine.execute(cmd).await)?;

@@ -166,13 +166,11 @@ async fn hold_checks(store: &dyn Store, page: u32, out: &mut VerifyReport) -> St
                     ));
                 }
             }
-            if objects.len() < page as usize {
-                break;
-            }
-            after = objects.last().and_then(|o| o.reference_id.parse().ok());
-            if after.is_none() {
-                break;
-            }
+            let Some(last) = objects.last().filter(|_| objects.len() >= page as usize) else { break };
+            let id = last.reference_id.parse().map_err(|e| {
+                outlay_store::StoreError::Database(format!("{} id {:?}: {e}", last.reference_type, last.reference_id))
+            })?;
+            after = Some(id);
         }
     }
     let mut pools: Vec<_> = pools.into_iter().collect();

@@ -7,7 +7,6 @@
 
 pub mod bank_file;
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -123,16 +122,12 @@ pub async fn pass<R: Rail>(engine: &Engine, rail: &Arc<R>) -> Result<PassSummary
     let mut summary = PassSummary::default();
     let now = engine.clock().now();
     let mut ready = Vec::new();
-    // A payout readied here can come round again on a later page (its new `updated_at` may
-    // still be `now`); it is sent once.
-    let mut seen = HashSet::new();
     let mut pages = OpenPayoutPages::new(now);
     while let Some(page) = pages.next(engine.store().as_ref()).await? {
         for p in page {
             let Ok(state) = p.state.parse::<PayoutState>() else { continue };
             if !matches!(state, PayoutState::Scheduled | PayoutState::ReadyToSend)
                 || !engine.config().release_due(&p, now)
-                || !seen.insert(p.id)
             {
                 continue;
             }
@@ -144,6 +139,7 @@ pub async fn pass<R: Rail>(engine: &Engine, rail: &Arc<R>) -> Result<PassSummary
                     reason: None,
                 };
                 summary.readied += applied(engine.execute(cmd).await)?;
+                pages.moved(p.id);
             }
             ready.push(p);
         }
