@@ -360,19 +360,25 @@ async fn run_one(
         };
         match ops::apply(&request.command, tx, ctx).await {
             Ok(outcome) => {
-                let mut response = None;
-                if let Some(idem) = &request.idempotency {
-                    let rendered = (idem.render)(&outcome);
+                let response = request.idempotency.as_ref().map(|idem| (idem.render)(&outcome));
+                let audit = request.audit.as_ref().map(|audit| {
+                    crate::audit::record(audit, &request.command, &outcome, response.as_ref(), before, ctx.now)
+                });
+                if let (Some(idem), Some(rendered)) = (&request.idempotency, &response) {
+                    // The audit record usually keeps the body verbatim: then it is stored once.
+                    let body_in_audit =
+                        audit.as_ref().filter(|a| a.after.as_deref() == Some(rendered.body.as_str())).map(|a| a.id);
                     let record = IdempotencyRecord {
                         account_id: idem.account,
                         key: idem.key.as_str().to_owned(),
                         request_hash: idem.request_hash.clone(),
                         status_code: rendered.status,
                         response_body: rendered.body.clone(),
+                        body_in_audit,
                         created_at: ctx.now,
                     };
                     match tx.idempotency_put(&record).await {
-                        Ok(()) => response = Some(rendered),
+                        Ok(()) => {}
                         Err(StoreError::Conflict { .. }) => {
                             // Another node committed the same key first: its answer stands.
                             tx.rollback_to_savepoint().await?;
@@ -384,10 +390,8 @@ async fn run_one(
                         Err(e) => return Err(e.into()),
                     }
                 }
-                if let Some(audit) = &request.audit {
-                    let draft =
-                        crate::audit::record(audit, &request.command, &outcome, response.as_ref(), before, ctx.now);
-                    tx.append_audit(&draft).await?;
+                if let Some(draft) = &audit {
+                    tx.append_audit(draft).await?;
                 }
                 tx.release_savepoint().await?;
                 return Ok(Ok(WriteResult::Done { outcome: Box::new(outcome), response }));

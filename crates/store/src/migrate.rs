@@ -49,6 +49,11 @@ pub const SQLITE: &[Migration] = &[
         name: "drop_redundant_index",
         sql: include_str!("../migrations/sqlite/0017_drop_redundant_index.sql"),
     },
+    Migration {
+        version: 18,
+        name: "idempotency_body_in_audit",
+        sql: include_str!("../migrations/sqlite/0018_idempotency_body_in_audit.sql"),
+    },
 ];
 
 pub const POSTGRES: &[Migration] = &[
@@ -80,6 +85,11 @@ pub const POSTGRES: &[Migration] = &[
         version: 17,
         name: "drop_redundant_index",
         sql: include_str!("../migrations/postgres/0017_drop_redundant_index.sql"),
+    },
+    Migration {
+        version: 18,
+        name: "idempotency_body_in_audit",
+        sql: include_str!("../migrations/postgres/0018_idempotency_body_in_audit.sql"),
     },
 ];
 

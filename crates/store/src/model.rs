@@ -106,6 +106,10 @@ pub struct IdempotencyRecord {
     pub request_hash: String,
     pub status_code: u16,
     pub response_body: String,
+    /// The audit record whose `after` is exactly `response_body`, written in the same
+    /// transaction: the store then keeps the body once, in the audit record, and reads it back
+    /// from there.
+    pub body_in_audit: Option<Uuid>,
     pub created_at: OffsetDateTime,
 }
 

@@ -231,7 +231,8 @@ const SQL_CONNECTED: &str = concat!(
     " FROM accounts WHERE parent_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3"
 );
 const SQL_CREDENTIAL: &str = "SELECT id, account_id, client_id, secret_hash, role, created_at FROM credentials WHERE client_id = $1 AND revoked_at IS NULL";
-const SQL_IDEMPOTENCY: &str = "SELECT account_id, key, request_hash, status_code, response_body, created_at FROM idempotency_keys WHERE account_id = $1 AND key = $2";
+const SQL_IDEMPOTENCY: &str = "SELECT i.account_id, i.key, i.request_hash, i.status_code, COALESCE(i.response_body, a.after_json), i.created_at, i.audit_id \
+     FROM idempotency_keys i LEFT JOIN audit_log a ON a.id = i.audit_id WHERE i.account_id = $1 AND i.key = $2";
 const SQL_DEPOSIT: &str =
     concat!("SELECT ", deposit_cols!(), " FROM deposits WHERE id = $1 AND ($2::uuid IS NULL OR account_id = $2)");
 const SQL_DEPOSITS_COUNT: &str = concat!("SELECT COUNT(*) FROM deposits WHERE ", deposit_filter!());
@@ -388,7 +389,9 @@ fn idempotency_from_row(r: &Row) -> StoreResult<IdempotencyRecord> {
         key: col(r, 1)?,
         request_hash: col(r, 2)?,
         status_code: u16::try_from(status).map_err(StoreError::corrupt)?,
-        response_body: col(r, 4)?,
+        response_body: col::<Option<String>>(r, 4)?
+            .ok_or_else(|| StoreError::corrupt("idempotency record without a body or its audit record"))?,
+        body_in_audit: col(r, 6)?,
         created_at: col(r, 5)?,
     })
 }
@@ -1848,7 +1851,8 @@ impl WriteTx for PgTx<'_> {
             rec.key.clone().into(),
             rec.request_hash.clone().into(),
             status.into(),
-            rec.response_body.clone().into(),
+            rec.body_in_audit.is_none().then(|| rec.response_body.clone()).into(),
+            rec.body_in_audit.into(),
             db_time(rec.created_at).into(),
         ];
         self.defer(Rows { multi: &pipeline::IDEMPOTENCY, main, extra: Vec::new() }).await?;

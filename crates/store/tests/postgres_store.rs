@@ -301,6 +301,7 @@ async fn script(store: &dyn Store) -> Vec<String> {
         request_hash: "rh".to_owned(),
         status_code: 201,
         response_body: "{\"ok\":true}".to_owned(),
+        body_in_audit: None,
         created_at: t(1_000),
     };
     tx.idempotency_put(&idem).await.expect("idempotency put");
@@ -720,6 +721,7 @@ async fn postgres_queued_writes() {
         request_hash: "rh".to_owned(),
         status_code: 201,
         response_body: "{}".to_owned(),
+        body_in_audit: None,
         created_at: t(8),
     };
     tx.idempotency_put(&idem).await.expect("put");

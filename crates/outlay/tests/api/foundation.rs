@@ -6,11 +6,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, assert_envelope};
+use crate::helpers::{Backend, TestApp, assert_envelope, sql_count};
 
 both_backends!(
     fund_withdraw_and_verify,
     idempotent_replay_and_mismatch,
+    a_stored_response_is_kept_once_where_the_audit_keeps_it,
     accounts_cannot_see_or_move_each_others_money,
     connected_accounts_act_on_behalf,
     failed_withdrawal_and_rejected_deposit_return_funds,
@@ -107,6 +108,51 @@ async fn fund_withdraw_and_verify(backend: Backend) {
         .sum();
     assert_eq!(net, 74_950, "available movements add up to the available balance");
 
+    app.assert_ledger_verifies();
+    app.finish().await;
+}
+
+/// A response the audit record keeps verbatim is stored there only, and replayed from there byte
+/// for byte; a response the audit record redacts (a webhook secret) is stored whole with its key.
+async fn a_stored_response_is_kept_once_where_the_audit_keeps_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.create_account("Once Co", None);
+    app.set_bank_account(&client.account_id);
+    let token = app.token(&client).await;
+    app.fund(&token, "EUR", "500.00").await;
+    let stored = |kind: &'static str| {
+        let db = app.database_url.clone();
+        async move {
+            let filter = match kind {
+                "in audit" => "response_body IS NULL AND audit_id IS NOT NULL",
+                _ => "response_body IS NOT NULL AND audit_id IS NULL",
+            };
+            sql_count(&db, &format!("SELECT COUNT(*) FROM idempotency_keys WHERE {filter}")).await
+        }
+    };
+    let (in_audit, inline) = (stored("in audit").await, stored("inline").await);
+
+    let key = uuid::Uuid::new_v4().to_string();
+    let body = json!({"currency": "EUR", "amount": "120.00"});
+    let first = app.post_with_key("/api/v1/withdrawals", &token, &key, &body).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert_eq!(stored("in audit").await, in_audit + 1, "the withdrawal's body is the audit record's");
+    assert_eq!(stored("inline").await, inline);
+    let again = app.post_with_key("/api/v1/withdrawals", &token, &key, &body).await;
+    assert_eq!(again.headers.get("x-idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"));
+    assert_eq!(again.text, first.text, "replayed from the audit record byte for byte");
+
+    let hook_key = uuid::Uuid::new_v4().to_string();
+    let hook = json!({"url": "http://127.0.0.1:9/hooks"});
+    let created = app.post_with_key("/api/v1/webhook_endpoints", &token, &hook_key, &hook).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text);
+    let secret = created.body["secret"].as_str().expect("the secret is shown on create").to_owned();
+    assert_eq!(stored("inline").await, inline + 1, "a body the audit redacts is stored with its key");
+    let replayed = app.post_with_key("/api/v1/webhook_endpoints", &token, &hook_key, &hook).await;
+    assert_eq!(replayed.text, created.text, "the replay still shows the secret");
+    assert_eq!(replayed.body["secret"], secret.as_str());
+
+    assert_eq!(app.balance(&token, "EUR").await["available_balance"], "380.00", "the replay moved nothing");
     app.assert_ledger_verifies();
     app.finish().await;
 }

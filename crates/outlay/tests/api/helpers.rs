@@ -37,6 +37,18 @@ pub async fn raw_sql(database_url: &str, sql: &str) {
     }
 }
 
+/// One whole-number answer of a query (a count), read directly from the database.
+pub async fn sql_count(database_url: &str, sql: &str) -> i64 {
+    if let Some(path) = database_url.strip_prefix("sqlite://") {
+        let conn = rusqlite::Connection::open(path).expect("open sqlite");
+        conn.query_row(sql, [], |r| r.get(0)).expect("count")
+    } else {
+        let (client, conn) = tokio_postgres::connect(database_url, tokio_postgres::NoTls).await.expect("connect");
+        tokio::spawn(conn);
+        client.query_one(sql, &[]).await.expect("count").get(0)
+    }
+}
+
 pub fn postgres_base_url() -> String {
     std::env::var("OUTLAY_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())

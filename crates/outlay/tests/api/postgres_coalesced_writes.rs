@@ -54,6 +54,7 @@ fn key(a: AccountId, key: &str, hash: &str) -> IdempotencyRecord {
         request_hash: hash.to_owned(),
         status_code: 201,
         response_body: format!("{{\"key\":\"{key}\"}}"),
+        body_in_audit: None,
         created_at: at(1),
     }
 }

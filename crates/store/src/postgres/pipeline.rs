@@ -417,9 +417,9 @@ pub(super) static ENTRIES: Multi = Multi {
 
 /// Idempotency records (a key committed meanwhile fails the primary key, as one row did).
 pub(super) static IDEMPOTENCY: Multi = Multi {
-    sql: "INSERT INTO idempotency_keys (account_id, key, request_hash, status_code, response_body, created_at) \
-          SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int4[], $5::text[], $6::timestamptz[])",
-    main: &[Ty::Uuid, Ty::Text, Ty::Text, Ty::I32, Ty::Text, Ty::Time],
+    sql: "INSERT INTO idempotency_keys (account_id, key, request_hash, status_code, response_body, audit_id, created_at) \
+          SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int4[], $5::text[], $6::uuid[], $7::timestamptz[])",
+    main: &[Ty::Uuid, Ty::Text, Ty::Text, Ty::I32, Ty::Text, Ty::Uuid, Ty::Time],
     extra: &[],
     expect_each: false,
 };
@@ -487,6 +487,7 @@ mod tests {
             "hash".into(),
             200i32.into(),
             "{}".into(),
+            None::<Uuid>.into(),
             OffsetDateTime::UNIX_EPOCH.into(),
         ];
         Pending::Rows(Rows { multi: &IDEMPOTENCY, main, extra: vec![] })
@@ -535,7 +536,7 @@ mod tests {
             shape(&planned),
             vec![
                 (BALANCES.sql, 3, Some(2)),
-                (IDEMPOTENCY.sql, 6, None),
+                (IDEMPOTENCY.sql, 7, None),
                 (SQL_SAVEPOINT, 0, None),
                 (BALANCES.sql, 3, Some(1)),
                 (ENTRIES.sql, 13, None),
