@@ -186,12 +186,17 @@ pub struct SqliteStore {
     checkpoints: std::sync::mpsc::SyncSender<()>,
 }
 
-/// Frames the writer's own connection lets the WAL reach before it checkpoints by itself: only a
-/// safety net, the checkpointer thread normally keeps the WAL far below it.
+/// Frames the writer's own connection lets the WAL reach before it checkpoints by itself. Under
+/// steady load this is what restarts the WAL: the checkpointer's passes never catch up with the
+/// last commit exactly, and SQLite restarts the WAL only when they do. The writer then copies
+/// what the checkpointer has not yet copied, a stall in its commit (measured: every ~245 ms at
+/// 4,500 payouts/s, the episodes behind the open-loop p99).
 const WRITER_AUTOCHECKPOINT: i64 = 16_384;
 
 /// How long the checkpointer lets commits accumulate before copying them into the database.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+/// Short, so that what the writer's own checkpoint finds left to copy is little: 100 ms gave
+/// p99 16.7-17.2 ms at 4,500 payouts/s, 20 ms 11.9-13.3 ms, with closed-loop throughput unchanged.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Copies committed WAL frames into the database file (`PRAGMA wal_checkpoint(PASSIVE)`) on its
 /// own thread and connection, so the writer thread never pays for it: SQLite's default runs the
