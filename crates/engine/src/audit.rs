@@ -670,6 +670,9 @@ pub struct VerifyReport {
 /// Walk every account's audit chain: each record's hash, its link to the one before, the
 /// sequence, and the chain head.
 pub async fn verify(store: &dyn outlay_store::Store) -> Result<VerifyReport, StoreError> {
+    // One instant: a record appended between reading the heads and walking a chain is not a break.
+    let snapshot = store.snapshot().await?;
+    let store = snapshot.as_ref();
     let mut report = VerifyReport::default();
     for (account, head_seq, head_hash) in store.audit_log_heads().await? {
         report.chains += 1;

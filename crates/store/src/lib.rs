@@ -77,6 +77,13 @@ pub async fn open_with_keys(url: &str, keys: Arc<crypto::KeyRing>) -> StoreResul
 pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
+    /// The same reads, all at one instant: every read through the returned store sees the one
+    /// committed state it opened on, whatever commits meanwhile (`ledger verify` and `audit
+    /// verify` on a live system). It holds a connection and a read transaction until dropped
+    /// (PostgreSQL: vacuum cannot remove rows newer than it; SQLite: the WAL cannot restart).
+    /// For reading only.
+    async fn snapshot(&self) -> StoreResult<std::sync::Arc<dyn Store>>;
+
     /// A dedicated connection for the single writer of this process.
     async fn writer_conn(&self) -> StoreResult<Box<dyn WriterConn>>;
 

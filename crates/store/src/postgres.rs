@@ -449,6 +449,8 @@ pub struct PgStore {
     keys: std::sync::Arc<crate::crypto::KeyRing>,
     pool: Pool,
     config: tokio_postgres::Config,
+    /// A [`Store::snapshot`]: reads run on this connection, in one read-only transaction.
+    pinned: Option<std::sync::Arc<deadpool_postgres::ClientWrapper>>,
 }
 
 impl PgStore {
@@ -491,22 +493,34 @@ impl PgStore {
         let mut client = pool.get().await?;
         migrate(&mut client, POSTGRES).await?;
         drop(client);
-        Ok(Self { keys: std::sync::Arc::default(), pool, config })
+        Ok(Self { keys: std::sync::Arc::default(), pool, config, pinned: None })
     }
 
     async fn rows(&self, sql: &str, params: &Params<'_>) -> StoreResult<Vec<Row>> {
+        if let Some(client) = &self.pinned {
+            let stmt = client.prepare_cached(sql).await?;
+            return Ok(client.query(&stmt, params).await?);
+        }
         let client = self.pool.get().await?;
         let stmt = client.prepare_cached(sql).await?;
         Ok(client.query(&stmt, params).await?)
     }
 
     async fn row_opt(&self, sql: &str, params: &Params<'_>) -> StoreResult<Option<Row>> {
+        if let Some(client) = &self.pinned {
+            let stmt = client.prepare_cached(sql).await?;
+            return Ok(client.query_opt(&stmt, params).await?);
+        }
         let client = self.pool.get().await?;
         let stmt = client.prepare_cached(sql).await?;
         Ok(client.query_opt(&stmt, params).await?)
     }
 
     async fn row(&self, sql: &str, params: &Params<'_>) -> StoreResult<Row> {
+        if let Some(client) = &self.pinned {
+            let stmt = client.prepare_cached(sql).await?;
+            return Ok(client.query_one(&stmt, params).await?);
+        }
         let client = self.pool.get().await?;
         let stmt = client.prepare_cached(sql).await?;
         Ok(client.query_one(&stmt, params).await?)
@@ -570,6 +584,19 @@ impl Store for PgStore {
     }
     fn backend(&self) -> Backend {
         Backend::Postgres
+    }
+
+    async fn snapshot(&self) -> StoreResult<std::sync::Arc<dyn Store>> {
+        // Taken out of the pool: the connection closes, ending the transaction, when the
+        // snapshot is dropped, instead of going back to the pool with it open.
+        let client = deadpool_postgres::Object::take(self.pool.get().await?);
+        client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1").await?;
+        Ok(std::sync::Arc::new(PgStore {
+            keys: self.keys.clone(),
+            pool: self.pool.clone(),
+            config: self.config.clone(),
+            pinned: Some(std::sync::Arc::new(client)),
+        }))
     }
 
     async fn writer_conn(&self) -> StoreResult<Box<dyn WriterConn>> {

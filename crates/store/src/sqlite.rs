@@ -184,6 +184,8 @@ pub struct SqliteStore {
     permits: Arc<Semaphore>,
     /// Wakes the checkpointer after a commit; dropping the store stops it.
     checkpoints: std::sync::mpsc::SyncSender<()>,
+    /// A [`Store::snapshot`]: every read runs on this connection, inside one read transaction.
+    pinned: Option<Arc<Mutex<Connection>>>,
 }
 
 /// Frames the writer's own connection lets the WAL reach before it checkpoints by itself. Under
@@ -253,6 +255,7 @@ impl SqliteStore {
             readers: Arc::new(Mutex::new(Vec::new())),
             permits: Arc::new(Semaphore::new(READERS)),
             checkpoints,
+            pinned: None,
         })
     }
 
@@ -261,6 +264,9 @@ impl SqliteStore {
     /// to the blocking pool costs more (two thread wake-ups) than the read. `None`: no idle
     /// connection, use [`Self::read`].
     fn read_now<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> Option<StoreResult<T>> {
+        if self.pinned.is_some() {
+            return None;
+        }
         let _permit = self.permits.try_acquire().ok()?;
         let conn = self.readers.lock().ok()?.pop()?;
         let out = f(&conn);
@@ -276,6 +282,14 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        if let Some(pinned) = self.pinned.clone() {
+            return tokio::task::spawn_blocking(move || {
+                let conn = pinned.lock().map_err(|_| StoreError::Database("snapshot connection poisoned".into()))?;
+                f(&conn)
+            })
+            .await
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        }
         let _permit = self.permits.acquire().await.map_err(|e| StoreError::Database(e.to_string()))?;
         let pooled = self.readers.lock().map_err(|_| StoreError::Database("reader pool poisoned".into()))?.pop();
         let readers = self.readers.clone();
@@ -606,6 +620,28 @@ impl Store for SqliteStore {
     }
     fn backend(&self) -> Backend {
         Backend::Sqlite
+    }
+
+    async fn snapshot(&self) -> StoreResult<Arc<dyn Store>> {
+        let path = self.path.clone();
+        let conn = tokio::task::spawn_blocking(move || -> StoreResult<Connection> {
+            let conn = connect(&path)?;
+            // A WAL read transaction sees the database as of its first read until it ends (when
+            // the connection closes, with the snapshot).
+            conn.execute_batch("BEGIN")?;
+            conn.query_row("SELECT COUNT(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0))?;
+            Ok(conn)
+        })
+        .await
+        .map_err(|e| StoreError::Database(e.to_string()))??;
+        Ok(Arc::new(SqliteStore {
+            keys: self.keys.clone(),
+            path: self.path.clone(),
+            readers: self.readers.clone(),
+            permits: self.permits.clone(),
+            checkpoints: self.checkpoints.clone(),
+            pinned: Some(Arc::new(Mutex::new(conn))),
+        }))
     }
 
     async fn writer_conn(&self) -> StoreResult<Box<dyn WriterConn>> {

@@ -16,6 +16,7 @@ both_backends!(
     connected_accounts_act_on_behalf,
     failed_withdrawal_and_rejected_deposit_return_funds,
     concurrent_withdrawals_never_overdraw,
+    verify_reads_one_instant_while_money_moves,
     concurrent_requests_with_one_key_run_once,
     reserve_moves_available_and_refuses_shortfall,
     tokens_expire_after_thirty_minutes,
@@ -434,6 +435,68 @@ async fn concurrent_withdrawals_never_overdraw(backend: Backend) {
     let b = app.balance(&token, "USD").await;
     assert_eq!(b["available_balance"], "2.00");
     assert_eq!(b["pending_balance"], "98.00");
+    app.assert_ledger_verifies();
+    app.finish().await;
+}
+
+/// `ledger verify` and `audit verify` on a live system: commits land between their reads (the
+/// entries, then the chain heads, then the objects), and each must still see one consistent state.
+async fn verify_reads_one_instant_while_money_moves(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut tokens = Vec::new();
+    for n in 0..4 {
+        let client = app.create_account(&format!("Busy {n} Co"), None);
+        app.set_bank_account(&client.account_id);
+        let token = app.token(&client).await;
+        app.fund(&token, "USD", "1000.00").await;
+        tokens.push(token);
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writes = async {
+        let mut made = 0;
+        let mut round = 0;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) && round < 5_000 {
+            round += 1;
+            let body = json!({"currency": "USD", "amount": "0.01"});
+            let key = format!("live-{round}");
+            let requests = tokens.iter().map(|token| app.post_with_key("/api/v1/withdrawals", token, &key, &body));
+            for r in join_all(requests).await {
+                assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+                made += 1;
+            }
+        }
+        made
+    };
+    let verifies = {
+        let (stop, url) = (stop.clone(), app.database_url.clone());
+        tokio::task::spawn_blocking(move || {
+            let run = |args: &[&str]| {
+                let out = std::process::Command::new(env!("CARGO_BIN_EXE_outlay"))
+                    .args(args)
+                    .args(["--database-url", &url])
+                    .env("OUTLAY_LOG", "warn")
+                    .output()
+                    .expect("run outlay");
+                (
+                    out.status.success(),
+                    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+                )
+            };
+            let mut outcomes = Vec::new();
+            for _ in 0..4 {
+                outcomes.push(run(&["ledger", "verify"]));
+                outcomes.push(run(&["audit", "verify"]));
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            outcomes
+        })
+    };
+    let (made, outcomes) = tokio::join!(writes, verifies);
+    let outcomes = outcomes.expect("verify runs");
+    assert!(made >= 40, "money moved while verifying ({made} withdrawals)");
+    for (ok, output) in &outcomes {
+        assert!(ok, "a verify on the live system failed:\n{output}");
+    }
     app.assert_ledger_verifies();
     app.finish().await;
 }
