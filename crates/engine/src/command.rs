@@ -460,6 +460,20 @@ pub struct WebhookAttempt {
 }
 
 impl Command {
+    /// Add what this command will read that the store can fetch for its whole batch at once.
+    pub fn batch_reads(&self, reads: &mut outlay_store::BatchReads) {
+        if let Command::CreatePayout(p) = self
+            && let BeneficiarySource::Stored(beneficiary) = p.beneficiary
+        {
+            reads.beneficiaries.push(beneficiary);
+            reads.compliance_contexts.push((p.account, beneficiary));
+            // Only a credential's payout is checked against the approval threshold.
+            if p.created_by.is_some() {
+                reads.approval_policies.push(p.account);
+            }
+        }
+    }
+
     /// Client accounts whose ledger chains this command may write (locked up front, in order).
     pub fn chain_owners(&self) -> Option<AccountId> {
         match self {

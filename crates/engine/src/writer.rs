@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use outlay_core::AccountId;
-use outlay_store::{IdempotencyRecord, Store, StoreError, WriteTx, WriterConn};
+use outlay_store::{BatchReads, IdempotencyRecord, Store, StoreError, WriteTx, WriterConn};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -267,10 +267,14 @@ impl Writer {
             .collect();
         owners.sort_unstable();
         owners.dedup();
+        let mut reads = BatchReads::default();
+        for job in &jobs {
+            job.request.command.batch_reads(&mut reads);
+        }
         let started = Instant::now();
         let mut outcome = Err(BatchError::Fatal("not run".into()));
         for attempt in 0..3 {
-            outcome = self.try_batch(conn, &jobs, &owners).await;
+            outcome = self.try_batch(conn, &jobs, &owners, &reads).await;
             match outcome {
                 Err(BatchError::Retry) if attempt < 2 => {
                     self.stats.retried_batches.fetch_add(1, Ordering::Relaxed);
@@ -309,6 +313,7 @@ impl Writer {
         conn: &mut dyn WriterConn,
         jobs: &[Job],
         owners: &[AccountId],
+        reads: &BatchReads,
     ) -> Result<Vec<Result<WriteResult, CommandError>>, BatchError> {
         let mut tx = conn.begin().await?;
         tx.lock_chains(owners).await?;
@@ -320,6 +325,9 @@ impl Writer {
         audited.sort_unstable();
         audited.dedup();
         tx.lock_audit_chains(&audited).await?;
+        if !reads.is_empty() {
+            tx.prefetch(reads).await?;
+        }
         let ctx = Ctx { now: self.clock.now(), config: &self.config };
         let mut results = Vec::with_capacity(jobs.len());
         for job in jobs {

@@ -337,6 +337,22 @@ pub trait Store: Send + Sync + 'static {
     async fn jobs_due(&self, kinds: &[&str], now: OffsetDateTime) -> StoreResult<bool>;
 }
 
+/// What a batch's commands will read, gathered before they run (`WriteTx::prefetch`).
+#[derive(Clone, Debug, Default)]
+pub struct BatchReads {
+    pub beneficiaries: Vec<Uuid>,
+    pub approval_policies: Vec<AccountId>,
+    /// (account, beneficiary): the screening list version, the account's rules and the
+    /// beneficiary's latest review (`WriteTx::compliance_context`).
+    pub compliance_contexts: Vec<(AccountId, Uuid)>,
+}
+
+impl BatchReads {
+    pub fn is_empty(&self) -> bool {
+        self.beneficiaries.is_empty() && self.approval_policies.is_empty() && self.compliance_contexts.is_empty()
+    }
+}
+
 /// The writer's own connection.
 #[async_trait]
 pub trait WriterConn: Send {
@@ -370,6 +386,14 @@ pub trait WriteTx: Send {
     /// Lock the ledger chains of these accounts, in id order, for the rest of the transaction.
     /// PostgreSQL only; SQLite's single writer needs no row locks.
     async fn lock_chains(&mut self, accounts: &[AccountId]) -> StoreResult<()>;
+
+    /// Read now, for the whole batch, what its commands are about to read one by one
+    /// (beneficiaries, approval policies, compliance contexts); later reads of them are served
+    /// from the transaction's cache. Only a hint: reads give the same answers without it.
+    /// PostgreSQL only, where each read is a round trip; SQLite's reads are function calls.
+    async fn prefetch(&mut self, _reads: &BatchReads) -> StoreResult<()> {
+        Ok(())
+    }
 
     async fn idempotency_get(&mut self, account: AccountId, key: &str) -> StoreResult<Option<IdempotencyRecord>>;
     /// Fails with [`StoreError::Conflict`] when the key exists.

@@ -2127,6 +2127,56 @@ impl WriteTx for PgTx<'_> {
         Ok(())
     }
 
+    async fn prefetch(&mut self, reads: &crate::BatchReads) -> StoreResult<()> {
+        // One statement per kind instead of a round trip per command; one miss costs the same
+        // either way, so only two or more are fetched here.
+        let mut ids: Vec<Uuid> =
+            reads.beneficiaries.iter().copied().filter(|id| !self.reads.beneficiaries.contains_key(id)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() > 1 {
+            let keys = self.w.keys.clone();
+            let mut found: HashMap<Uuid, BeneficiaryRow> = HashMap::with_capacity(ids.len());
+            for row in self.all(payouts::SQL_BENEFICIARIES_ANY, &[&ids]).await? {
+                let b = keys.open_beneficiary(payouts::beneficiary_from_row(&row)?)?;
+                found.insert(b.id, b);
+            }
+            for id in ids {
+                let row = found.remove(&id);
+                self.reads.beneficiaries.insert(id, row);
+            }
+        }
+        let mut accounts: Vec<Uuid> =
+            reads.approval_policies.iter().map(|a| a.0).filter(|a| !self.reads.policies.contains_key(a)).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        if accounts.len() > 1 {
+            let mut found: HashMap<Uuid, crate::ApprovalPolicyRow> = HashMap::with_capacity(accounts.len());
+            for row in self.all(batches::SQL_POLICIES_ANY, &[&accounts]).await? {
+                let policy = batches::policy_from_row(&row)?;
+                found.insert(policy.account_id.0, policy);
+            }
+            for account in accounts {
+                let policy = found.remove(&account);
+                self.reads.policies.insert(account, policy);
+            }
+        }
+        let mut pairs: Vec<(AccountId, Uuid)> = reads
+            .compliance_contexts
+            .iter()
+            .copied()
+            .filter(|(a, b)| !self.reads.contexts.contains_key(&(a.0, *b)))
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        if pairs.len() > 1 {
+            for (key, context) in self.compliance_contexts_tx(&pairs).await? {
+                self.reads.contexts.insert(key, context);
+            }
+        }
+        Ok(())
+    }
+
     async fn beneficiary(&mut self, id: Uuid) -> StoreResult<Option<BeneficiaryRow>> {
         if let Some(cached) = self.reads.beneficiaries.get(&id) {
             return Ok(cached.clone());

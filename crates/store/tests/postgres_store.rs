@@ -13,10 +13,11 @@ use outlay_core::{AccountId, Amount, Currency};
 use outlay_store::postgres::PgStore;
 use outlay_store::sqlite::SqliteStore;
 use outlay_store::{
-    AccountRow, Backend, BankAccount, ConversionFilter, ConversionRow, CredentialRow, DepositFilter, DepositRow,
-    FxRateRow, IdempotencyRecord, NewEvent, PageRequest, PostError, QuoteRow, Store, StoreError, TokenRow,
-    TransactionFilter, WebhookAttemptRecord, WebhookDeliveryFilter, WebhookDeliveryView, WebhookEndpointRow,
-    WebhookReplayFilter, WithdrawalFilter, WithdrawalRow, WriteTx,
+    AccountRow, ApprovalPolicyRow, Backend, BankAccount, BatchReads, BeneficiaryRow, ComplianceReviewRow,
+    ComplianceRulesRow, ConversionFilter, ConversionRow, CredentialRow, DepositFilter, DepositRow, FxRateRow,
+    IdempotencyRecord, NewEvent, PageRequest, PostError, QuoteRow, Store, StoreError, TokenRow, TransactionFilter,
+    WebhookAttemptRecord, WebhookDeliveryFilter, WebhookDeliveryView, WebhookEndpointRow, WebhookReplayFilter,
+    WithdrawalFilter, WithdrawalRow, WriteTx,
 };
 use time::OffsetDateTime;
 use tokio_postgres::NoTls;
@@ -1268,6 +1269,138 @@ async fn postgres_webhook_claims_skip_locked_rows() {
     assert_eq!(ids.len(), 6, "no delivery was claimed twice");
     assert!(!store.webhook_deliveries_due(t(1000)).await.expect("due"), "every due delivery is leased");
     drop((node_a, node_b, setup));
+    drop(store);
+    db.drop_database().await;
+}
+
+fn beneficiary_row(n: u128, account: AccountId, at: OffsetDateTime) -> BeneficiaryRow {
+    BeneficiaryRow {
+        id: id(n),
+        account_id: account,
+        short_reference_id: format!("B261121-{n:08}"),
+        entity_type: "INDIVIDUAL".to_owned(),
+        payment_method: "LOCAL".to_owned(),
+        first_name: Some(format!("First{n}")),
+        last_name: Some("Last".to_owned()),
+        company_name: None,
+        nickname: None,
+        email: None,
+        bank_country_code: "US".to_owned(),
+        account_currency_code: "USD".to_owned(),
+        clearing_system: Some("ACH".to_owned()),
+        bank_details: serde_json::json!({"account_number": format!("12345{n}"), "aba": "021000021"}),
+        address: None,
+        additional_info: None,
+        status: "ACTIVE".to_owned(),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// The reads a payout's batch prefetches (beneficiaries, approval policies, compliance
+/// contexts), each read once without and once after `prefetch`, and again after a write in the
+/// same transaction changes them. Each line is the same whether or not the batch prefetched.
+async fn prefetch_script(store: &dyn Store) -> Vec<String> {
+    let (a, b, c) = (AccountId(id(2)), AccountId(id(3)), AccountId(id(4)));
+    let mut conn = store.writer_conn().await.expect("writer connection");
+    let mut tx = conn.begin().await.expect("begin");
+    tx.insert_account(&account(1, None, t(0))).await.expect("platform");
+    for n in 2..=4 {
+        tx.insert_account(&account(n, Some(AccountId(id(1))), t(1))).await.expect("account");
+    }
+    for (n, owner) in [(10, a), (11, b), (12, c)] {
+        tx.insert_beneficiary(&beneficiary_row(n, owner, t(2))).await.expect("beneficiary");
+    }
+    tx.update_beneficiary(&BeneficiaryRow { status: "DELETED".to_owned(), ..beneficiary_row(12, c, t(3)) })
+        .await
+        .expect("delete beneficiary");
+    tx.upsert_approval_policy(&ApprovalPolicyRow {
+        account_id: a,
+        approval_required_for_batches: true,
+        payout_approval_thresholds: [("USD".to_owned(), 50_000)].into(),
+        updated_by: None,
+        updated_at: t(4),
+    })
+    .await
+    .expect("policy");
+    tx.upsert_compliance_rules(&ComplianceRulesRow {
+        account_id: b,
+        rules: serde_json::json!({"max_payout_amount": {"USD": 100000}}),
+        updated_by: None,
+        updated_at: t(5),
+    })
+    .await
+    .expect("rules");
+    tx.insert_compliance_review(&ComplianceReviewRow {
+        id: id(20),
+        account_id: b,
+        subject_type: "beneficiary".to_owned(),
+        subject_id: id(11),
+        beneficiary_id: id(11),
+        reasons: serde_json::json!([{"kind": "screening_hit"}]),
+        list_version: None,
+        status: "open".to_owned(),
+        reviewed_by: None,
+        reviewed_at: None,
+        note: None,
+        created_at: t(6),
+        updated_at: t(6),
+    })
+    .await
+    .expect("review");
+    tx.commit().await.expect("commit setup");
+
+    let beneficiaries = [id(10), id(11), id(12), id(99)];
+    let accounts = [a, b, c];
+    let pairs = [(a, id(10)), (b, id(11)), (c, id(12)), (a, id(11))];
+    let reads = BatchReads {
+        beneficiaries: beneficiaries.to_vec(),
+        approval_policies: accounts.to_vec(),
+        compliance_contexts: pairs.to_vec(),
+    };
+    let mut log = Vec::new();
+    for prefetched in [false, true] {
+        let mut tx = conn.begin().await.expect("begin");
+        if prefetched {
+            tx.prefetch(&reads).await.expect("prefetch");
+        }
+        for id in beneficiaries {
+            log.push(format!("beneficiary {id}: {:?}", tx.beneficiary(id).await.expect("beneficiary")));
+        }
+        for account in accounts {
+            log.push(format!("policy {account:?}: {:?}", tx.approval_policy(account).await.expect("policy")));
+        }
+        for (account, beneficiary) in pairs {
+            let context = tx.compliance_context(account, beneficiary).await.expect("context");
+            log.push(format!("context {account:?} {beneficiary}: {context:?}"));
+        }
+        // A write in the same transaction is seen by the reads after it.
+        let renamed = BeneficiaryRow { nickname: Some("renamed".to_owned()), ..beneficiary_row(10, a, t(7)) };
+        tx.update_beneficiary(&renamed).await.expect("rename");
+        log.push(format!("renamed: {:?}", tx.beneficiary(id(10)).await.expect("beneficiary")));
+        tx.rollback().await.expect("rollback");
+    }
+    let (plain, prefetched) = log.split_at(log.len() / 2);
+    for (i, (p, f)) in plain.iter().zip(prefetched).enumerate() {
+        assert_eq!(p, f, "read {i} differs after prefetch (left: read alone, right: prefetched)");
+    }
+    assert!(plain.iter().any(|l| l.contains("renamed")), "the write in the transaction is read back");
+    assert!(plain.iter().any(|l| l.contains("max_payout_amount")), "the rules were read");
+    log
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn prefetched_reads_match_reads_one_by_one() {
+    let Some(db) = TestDb::create("prefetched_reads").await else { return };
+    let store = PgStore::open(&db.url).await.expect("open postgres");
+    let pg = prefetch_script(&store).await;
+    let dir = std::env::temp_dir().join(format!("outlay-prefetch-{}", Uuid::new_v4().simple()));
+    let sqlite =
+        SqliteStore::open(&format!("sqlite://{}", dir.join("outlay.db").display())).await.expect("open sqlite");
+    let lite = prefetch_script(&sqlite).await;
+    drop(sqlite);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(pg, lite, "the backends read the same (left: PostgreSQL, right: SQLite)");
     drop(store);
     db.drop_database().await;
 }

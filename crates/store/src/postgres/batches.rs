@@ -51,6 +51,8 @@ pub const SQL_TOTALS: &str = "SELECT COALESCE(p.state, i.status), i.currency, CO
      WHERE i.batch_id = $1 GROUP BY 1, 2 ORDER BY 1, 2";
 pub const SQL_POLICY: &str = "SELECT account_id, approval_required_for_batches, payout_approval_thresholds, updated_by, \
      updated_at FROM approval_policies WHERE account_id = $1";
+pub const SQL_POLICIES_ANY: &str = "SELECT account_id, approval_required_for_batches, payout_approval_thresholds, \
+     updated_by, updated_at FROM approval_policies WHERE account_id = ANY($1::uuid[])";
 pub const SQL_POLICY_UPSERT: &str = "INSERT INTO approval_policies (account_id, approval_required_for_batches, \
      payout_approval_thresholds, updated_by, updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id) DO UPDATE \
      SET approval_required_for_batches = excluded.approval_required_for_batches, \

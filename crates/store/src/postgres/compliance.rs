@@ -154,6 +154,20 @@ const SQL_CONTEXT: &str = "SELECT (SELECT MAX(version) FROM screening_lists), \
     (SELECT rules::text FROM compliance_rules WHERE account_id = $1), \
     (SELECT status FROM compliance_reviews WHERE subject_id = $2 ORDER BY created_at DESC, id DESC LIMIT 1)";
 
+/// [`SQL_CONTEXT`] for many (account, beneficiary) pairs at once (a batch's prefetch).
+const SQL_CONTEXTS: &str = "SELECT t.account_id, t.beneficiary_id, (SELECT MAX(version) FROM screening_lists), \
+    (SELECT rules::text FROM compliance_rules WHERE account_id = t.account_id), \
+    (SELECT status FROM compliance_reviews WHERE subject_id = t.beneficiary_id ORDER BY created_at DESC, id DESC LIMIT 1) \
+    FROM unnest($1::uuid[], $2::uuid[]) AS t(account_id, beneficiary_id)";
+
+/// A compliance context from its three columns, starting at `at`.
+fn context_from_row(row: &Row, at: usize) -> StoreResult<ComplianceContext> {
+    let rules: Option<String> = col(row, at + 1)?;
+    let rules =
+        rules.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::corrupt(format!("json: {e}")))).transpose()?;
+    Ok(ComplianceContext { list_version: col(row, at)?, rules, beneficiary_review: col(row, at + 2)? })
+}
+
 impl PgStore {
     pub(super) async fn compliance_latest_list(&self) -> StoreResult<Option<(ScreeningListRow, ScreeningFiles)>> {
         let version: Option<i64> = col(&self.row(SQL_LIST_VERSION, &[]).await?, 0)?;
@@ -318,11 +332,17 @@ impl PgTx<'_> {
         beneficiary: Uuid,
     ) -> StoreResult<ComplianceContext> {
         let row = self.one(SQL_CONTEXT, &[&account.0, &beneficiary]).await?;
-        let rules: Option<String> = col(&row, 1)?;
-        let rules = rules
-            .map(|t| serde_json::from_str(&t).map_err(|e| StoreError::corrupt(format!("json: {e}"))))
-            .transpose()?;
-        Ok(ComplianceContext { list_version: col(&row, 0)?, rules, beneficiary_review: col(&row, 2)? })
+        context_from_row(&row, 0)
+    }
+
+    /// The compliance contexts of many (account, beneficiary) pairs, in one statement.
+    pub(super) async fn compliance_contexts_tx(
+        &mut self,
+        pairs: &[(AccountId, Uuid)],
+    ) -> StoreResult<Vec<((Uuid, Uuid), ComplianceContext)>> {
+        let (accounts, beneficiaries): (Vec<Uuid>, Vec<Uuid>) = pairs.iter().map(|(a, b)| (a.0, *b)).unzip();
+        let rows = self.all(SQL_CONTEXTS, &[&accounts, &beneficiaries]).await?;
+        rows.iter().map(|r| Ok(((col(r, 0)?, col(r, 1)?), context_from_row(r, 2)?))).collect()
     }
 
     pub(super) async fn compliance_payout_totals(

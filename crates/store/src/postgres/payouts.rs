@@ -23,6 +23,10 @@ pub const SQL_BENEFICIARY: &str = concat!(
     " FROM beneficiaries WHERE id = $1 AND ($2::uuid IS NULL OR account_id = $2) AND status <> 'DELETED'"
 );
 
+/// [`SQL_BENEFICIARY`] for many ids at once (a batch's prefetch).
+pub const SQL_BENEFICIARIES_ANY: &str =
+    concat!("SELECT ", beneficiary_cols!(), " FROM beneficiaries WHERE id = ANY($1::uuid[]) AND status <> 'DELETED'");
+
 const BENEFICIARY_FILTER: &str = "account_id = $1 AND status <> 'DELETED' \
         AND NOT EXISTS (SELECT 1 FROM recipient_transfer_methods m WHERE m.id = beneficiaries.id) \
     AND ($2::text IS NULL OR account_currency_code = $2) AND ($3::text IS NULL OR bank_country_code = $3) \
