@@ -124,17 +124,20 @@ impl ChainChecker {
 
     /// Compare the end of the walk with the chain head kept beside it (a removed tail shows here).
     pub fn finish(mut self, head_seq: i64, head_hash: &str) -> Vec<ChainBreak> {
-        if head_seq != self.expected_seq - 1 || head_hash != self.prev_hash {
-            self.breaks.push(ChainBreak {
-                account_id: self.account_id.clone(),
-                seq: head_seq,
-                id: String::new(),
-                problem: format!(
-                    "the chain head says {head_seq} records but {} were found (records were removed)",
-                    self.expected_seq - 1
-                ),
-            });
-        }
+        let found = self.expected_seq - 1;
+        let problem = if head_seq > found {
+            format!("the chain head says {head_seq} records but {found} were found (records were removed)")
+        } else if head_seq < found {
+            format!(
+                "the chain head says {head_seq} records but {found} were found (records were added past the head, \
+                 or the head was set back)"
+            )
+        } else if head_hash != self.prev_hash {
+            "the chain head's hash is not the last record's (the head or the last record was edited)".to_owned()
+        } else {
+            return self.breaks;
+        };
+        self.breaks.push(ChainBreak { account_id: self.account_id.clone(), seq: head_seq, id: String::new(), problem });
         self.breaks
     }
 }
@@ -212,7 +215,22 @@ mod tests {
 
         let mut tail_removed = ChainChecker::new("acc");
         tail_removed.check(&a, GENESIS_HASH, &ha);
-        assert_eq!(tail_removed.finish(2, &hb).len(), 1);
+        let breaks = tail_removed.finish(2, &hb);
+        assert_eq!(breaks.len(), 1);
+        assert!(breaks[0].problem.contains("records were removed"), "{}", breaks[0].problem);
+
+        let mut past_head = ChainChecker::new("acc");
+        past_head.check(&a, GENESIS_HASH, &ha);
+        past_head.check(&b, &ha, &hb);
+        let breaks = past_head.finish(1, &ha);
+        assert_eq!(breaks.len(), 1);
+        assert!(breaks[0].problem.contains("added past the head"), "{}", breaks[0].problem);
+
+        let mut head_edited = ChainChecker::new("acc");
+        head_edited.check(&a, GENESIS_HASH, &ha);
+        let breaks = head_edited.finish(1, &hb);
+        assert_eq!(breaks.len(), 1);
+        assert!(breaks[0].problem.contains("hash is not the last record's"), "{}", breaks[0].problem);
     }
 
     #[test]
