@@ -11,10 +11,7 @@ both_backends!(bad_bodies_are_refused_and_change_nothing, bad_auth_is_refused, b
 
 async fn bad_bodies_are_refused_and_change_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let client = app.create_account("Strict Co", None);
-    app.set_bank_account(&client.account_id);
-    let token = app.token(&client).await;
-    app.fund(&token, "USD", "100.00").await;
+    let (_, token) = app.funded_client("Strict Co", "USD", "100.00").await;
     let transactions_before = app.get("/api/v1/balances/transactions", &token).await.body["total_items"].clone();
 
     let post_raw = |body: &'static str, content_type: &'static str| {

@@ -117,10 +117,7 @@ async fn fund_withdraw_and_verify(backend: Backend) {
 /// for byte; a response the audit record redacts (a webhook secret) is stored whole with its key.
 async fn a_stored_response_is_kept_once_where_the_audit_keeps_it(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let client = app.create_account("Once Co", None);
-    app.set_bank_account(&client.account_id);
-    let token = app.token(&client).await;
-    app.fund(&token, "EUR", "500.00").await;
+    let (_, token) = app.funded_client("Once Co", "EUR", "500.00").await;
     let stored = |kind: &'static str| {
         let db = app.database_url.clone();
         async move {
@@ -160,10 +157,7 @@ async fn a_stored_response_is_kept_once_where_the_audit_keeps_it(backend: Backen
 
 async fn idempotent_replay_and_mismatch(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let client = app.create_account("Replay Co", None);
-    app.set_bank_account(&client.account_id);
-    let token = app.token(&client).await;
-    app.fund(&token, "EUR", "500.00").await;
+    let (_, token) = app.funded_client("Replay Co", "EUR", "500.00").await;
 
     let key = uuid::Uuid::new_v4().to_string();
     let body = json!({"currency": "EUR", "amount": "120.00"});
@@ -357,10 +351,7 @@ async fn connected_accounts_act_on_behalf(backend: Backend) {
 
 async fn failed_withdrawal_and_rejected_deposit_return_funds(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let client = app.create_account("Returns Co", None);
-    app.set_bank_account(&client.account_id);
-    let token = app.token(&client).await;
-    app.fund(&token, "JPY", "50000").await;
+    let (_, token) = app.funded_client("Returns Co", "JPY", "50000").await;
 
     let r =
         app.post_with_key("/api/v1/withdrawals", &token, "jp-1", &json!({"currency": "JPY", "amount": "20000"})).await;
@@ -407,10 +398,7 @@ async fn failed_withdrawal_and_rejected_deposit_return_funds(backend: Backend) {
 
 async fn concurrent_withdrawals_never_overdraw(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let client = app.create_account("Race Co", None);
-    app.set_bank_account(&client.account_id);
-    let token = app.token(&client).await;
-    app.fund(&token, "USD", "100.00").await;
+    let (_, token) = app.funded_client("Race Co", "USD", "100.00").await;
 
     // 60 requests of 7.00 against 100.00: exactly 14 fit.
     let requests = (0..60).map(|i| {
@@ -445,10 +433,7 @@ async fn verify_reads_one_instant_while_money_moves(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let mut tokens = Vec::new();
     for n in 0..4 {
-        let client = app.create_account(&format!("Busy {n} Co"), None);
-        app.set_bank_account(&client.account_id);
-        let token = app.token(&client).await;
-        app.fund(&token, "USD", "1000.00").await;
+        let (_, token) = app.funded_client(&format!("Busy {n} Co"), "USD", "1000.00").await;
         tokens.push(token);
     }
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -503,10 +488,7 @@ async fn verify_reads_one_instant_while_money_moves(backend: Backend) {
 
 async fn concurrent_requests_with_one_key_run_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let client = app.create_account("Retry Storm Co", None);
-    app.set_bank_account(&client.account_id);
-    let token = app.token(&client).await;
-    app.fund(&token, "USD", "100.00").await;
+    let (_, token) = app.funded_client("Retry Storm Co", "USD", "100.00").await;
 
     let body = json!({"currency": "USD", "amount": "5.00"});
     let responses = join_all((0..20).map(|_| app.post_with_key("/api/v1/withdrawals", &token, "storm", &body))).await;

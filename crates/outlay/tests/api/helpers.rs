@@ -271,6 +271,16 @@ impl TestApp {
         assert!(out.status.success(), "set-bank-account: {}", String::from_utf8_lossy(&out.stderr));
     }
 
+    /// A new client account with a bank account on file, a token, and `amount` of `currency`
+    /// deposited and cleared: the starting point of most tests that move money.
+    pub async fn funded_client(&self, name: &str, currency: &str, amount: &str) -> (Credentials, String) {
+        let client = self.create_account(name, None);
+        self.set_bank_account(&client.account_id);
+        let token = self.token(&client).await;
+        self.fund(&token, currency, amount).await;
+        (client, token)
+    }
+
     /// `outlay ledger verify` must pass after every test that moves money.
     pub fn assert_ledger_verifies(&self) {
         let out = self.cli(&["ledger", "verify"]);

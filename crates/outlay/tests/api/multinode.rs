@@ -62,10 +62,7 @@ async fn one_key_raced_through_two_nodes_runs_once(backend: Backend) {
     let app = TestApp::spawn_full(backend, true, settle).await;
     let peer = app.spawn_peer(outlay::config::Role::Api, settle).await;
     let peer_base = format!("http://{}", peer.addr);
-    let client = app.create_account("Twice Sent Co", None);
-    app.set_bank_account(&client.account_id);
-    let token = app.token(&client).await;
-    app.fund(&token, "USD", "100.00").await;
+    let (_, token) = app.funded_client("Twice Sent Co", "USD", "100.00").await;
     let send = |base: String, key: String| {
         let (http, token) = (app.http.clone(), token.clone());
         async move {

@@ -21,10 +21,7 @@ async fn requests_past_the_bound_are_refused_at_once(backend: Backend) {
     let app =
         TestApp::spawn_limited(backend, true, Duration::from_secs(24 * 3600), outlay::config::RailSettings::Sandbox, 1)
             .await;
-    let client = app.create_account("Busy Co", None);
-    app.set_bank_account(&client.account_id);
-    let token = app.token(&client).await;
-    app.fund(&token, "USD", "10.00").await;
+    let (_, token) = app.funded_client("Busy Co", "USD", "10.00").await;
 
     // 128 clients at once against a bound of one request in progress.
     let storm = (0..128).map(|_| {
@@ -88,10 +85,7 @@ async fn requests_past_the_bound_are_refused_at_once(backend: Backend) {
 
 async fn a_write_past_the_queue_wait_bound_runs_nothing_and_its_retry_does(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let client = app.create_account("Late Co", None);
-    app.set_bank_account(&client.account_id);
-    let token = app.token(&client).await;
-    app.fund(&token, "USD", "10.00").await;
+    let (client, token) = app.funded_client("Late Co", "USD", "10.00").await;
     let engine = app.server.as_ref().expect("server").engine.clone();
     let account: outlay_core::AccountId = client.account_id.parse().expect("account id");
 
@@ -143,10 +137,7 @@ async fn a_write_past_the_queue_wait_bound_runs_nothing_and_its_retry_does(backe
 
 async fn internal_work_is_never_shed(backend: Backend) {
     let app = TestApp::spawn_full(backend, true, Duration::from_secs(2)).await;
-    let client = app.create_account("Internal Co", None);
-    app.set_bank_account(&client.account_id);
-    let token = app.token(&client).await;
-    app.fund(&token, "USD", "10.00").await;
+    let (_, token) = app.funded_client("Internal Co", "USD", "10.00").await;
     let r = app
         .post_with_key("/api/v1/withdrawals", &token, "settle-me", &json!({"currency": "USD", "amount": "2.00"}))
         .await;
