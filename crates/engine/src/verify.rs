@@ -47,6 +47,8 @@ impl VerifyReport {
             format!("{} client balances equal the sum of their entries and are not negative", self.balances_checked),
             "no client balance went negative at any point of its chain".to_owned(),
             format!("{} deposits, withdrawals and payouts hold exactly what their status says", self.holds_checked),
+            "every account, journal entry, ledger account, beneficiary and payout a ledger or payout row names exists"
+                .to_owned(),
         ]
     }
 }
@@ -98,6 +100,12 @@ pub async fn verify_ledger_paged(store: &dyn Store, page: u32) -> StoreResult<Ve
     };
 
     hold_checks(store, page, &mut out).await?;
+    // References PostgreSQL does not enforce with foreign keys on the payout path.
+    for (what, count) in store.audit_dangling_references().await? {
+        if count > 0 {
+            out.violations.push(format!("{count} {what}"));
+        }
+    }
 
     // Both sides of an internal transfer are written together: its clearing account nets to zero.
     for (key, balance) in &report.balances {

@@ -204,6 +204,10 @@ pub trait Store: Send + Sync + 'static {
     /// Every batch held as a whole, with the funds it still holds for rows not created yet
     /// (summed over currencies, as the pending check sums them).
     async fn audit_batch_holds(&self) -> StoreResult<Vec<(Uuid, i64)>>;
+    /// For each reference the ledger's rows make (a line to its entry and ledger account, a
+    /// payout to its account and beneficiary, ...), how many name a row that does not exist.
+    /// PostgreSQL does not enforce these as foreign keys on the payout path; this is their check.
+    async fn audit_dangling_references(&self) -> StoreResult<Vec<(String, i64)>>;
 
     // --- sftp ---
     /// The active key with this fingerprint (`SHA256:...`), whoever owns it.

@@ -54,6 +54,11 @@ pub const SQLITE: &[Migration] = &[
         name: "idempotency_body_in_audit",
         sql: include_str!("../migrations/sqlite/0018_idempotency_body_in_audit.sql"),
     },
+    Migration {
+        version: 19,
+        name: "hot_path_without_foreign_keys",
+        sql: include_str!("../migrations/sqlite/0019_hot_path_without_foreign_keys.sql"),
+    },
 ];
 
 pub const POSTGRES: &[Migration] = &[
@@ -90,6 +95,11 @@ pub const POSTGRES: &[Migration] = &[
         version: 18,
         name: "idempotency_body_in_audit",
         sql: include_str!("../migrations/postgres/0018_idempotency_body_in_audit.sql"),
+    },
+    Migration {
+        version: 19,
+        name: "hot_path_without_foreign_keys",
+        sql: include_str!("../migrations/postgres/0019_hot_path_without_foreign_keys.sql"),
     },
 ];
 

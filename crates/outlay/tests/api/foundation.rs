@@ -17,6 +17,7 @@ both_backends!(
     failed_withdrawal_and_rejected_deposit_return_funds,
     concurrent_withdrawals_never_overdraw,
     verify_reads_one_instant_while_money_moves,
+    ledger_verify_finds_rows_that_name_nothing,
     concurrent_requests_with_one_key_run_once,
     reserve_moves_available_and_refuses_shortfall,
     tokens_expire_after_thirty_minutes,
@@ -483,6 +484,37 @@ async fn verify_reads_one_instant_while_money_moves(backend: Backend) {
         assert!(ok, "a verify on the live system failed:\n{output}");
     }
     app.assert_ledger_verifies();
+    app.finish().await;
+}
+
+/// PostgreSQL does not enforce the payout path's references with foreign keys (migration 0019);
+/// `ledger verify` checks them on both backends instead.
+async fn ledger_verify_finds_rows_that_name_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, token) = app.funded_client("Tidy Co", "USD", "100.00").await;
+    let r =
+        app.post_with_key("/api/v1/withdrawals", &token, "w-1", &json!({"currency": "USD", "amount": "5.00"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    app.assert_ledger_verifies();
+
+    // A payout's history row whose payout does not exist (SQLite still has the foreign key:
+    // this connection turns its checks off).
+    let (pragma, at) = match backend {
+        Backend::Sqlite => ("PRAGMA foreign_keys = OFF;", "0"),
+        Backend::Postgres => ("", "now()"),
+    };
+    crate::helpers::raw_sql(
+        &app.database_url,
+        &format!(
+            "{pragma} INSERT INTO payout_transitions (payout_id, seq, from_state, to_state, reason, at) \
+             VALUES ('0190a000-0000-7000-8000-000000000001', 1, NULL, 'CREATED', 'stray', {at})"
+        ),
+    )
+    .await;
+    let out = app.cli(&["ledger", "verify"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "a dangling reference fails the verification:\n{stdout}");
+    assert!(stdout.contains("1 payout transitions name a payout that does not exist"), "{stdout}");
     app.finish().await;
 }
 
