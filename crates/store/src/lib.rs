@@ -341,6 +341,26 @@ pub trait Store: Send + Sync + 'static {
     async fn jobs_due(&self, kinds: &[&str], now: OffsetDateTime) -> StoreResult<bool>;
 }
 
+/// `Store::audit_dangling_references`: one count per reference the payout path writes. The same
+/// text on both backends (their ids compare alike: UUID or TEXT, BIGINT or INTEGER).
+pub(crate) const SQL_AUDIT_DANGLING: &str = "\
+    SELECT 'journal entries name an account that does not exist', COUNT(*) FROM journal_entries e \
+      WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = e.account_id) \
+    UNION ALL SELECT 'journal lines name a journal entry that does not exist', COUNT(*) FROM journal_lines l \
+      WHERE NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = l.entry_id) \
+    UNION ALL SELECT 'journal lines name a ledger account that does not exist', COUNT(*) FROM journal_lines l \
+      WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.id = l.ledger_account_id) \
+    UNION ALL SELECT 'payouts name an account that does not exist', COUNT(*) FROM payouts p \
+      WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = p.account_id) \
+    UNION ALL SELECT 'payouts name a beneficiary that does not exist', COUNT(*) FROM payouts p \
+      WHERE NOT EXISTS (SELECT 1 FROM beneficiaries b WHERE b.id = p.beneficiary_id) \
+    UNION ALL SELECT 'payout transitions name a payout that does not exist', COUNT(*) FROM payout_transitions t \
+      WHERE NOT EXISTS (SELECT 1 FROM payouts p WHERE p.id = t.payout_id) \
+    UNION ALL SELECT 'idempotency records name an account that does not exist', COUNT(*) FROM idempotency_keys i \
+      WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = i.account_id) \
+    UNION ALL SELECT 'events name an account that does not exist', COUNT(*) FROM events v \
+      WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = v.account_id)";
+
 /// What a batch's commands will read, gathered before they run (`WriteTx::prefetch`).
 #[derive(Clone, Debug, Default)]
 pub struct BatchReads {

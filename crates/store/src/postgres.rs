@@ -231,24 +231,6 @@ const SQL_CONNECTED: &str = concat!(
     " FROM accounts WHERE parent_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3"
 );
 const SQL_CREDENTIAL: &str = "SELECT id, account_id, client_id, secret_hash, role, created_at FROM credentials WHERE client_id = $1 AND revoked_at IS NULL";
-/// `Store::audit_dangling_references`: one count per reference the payout path writes.
-const SQL_AUDIT_DANGLING: &str = "\
-    SELECT 'journal entries name an account that does not exist', COUNT(*) FROM journal_entries e \
-      WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = e.account_id) \
-    UNION ALL SELECT 'journal lines name a journal entry that does not exist', COUNT(*) FROM journal_lines l \
-      WHERE NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = l.entry_id) \
-    UNION ALL SELECT 'journal lines name a ledger account that does not exist', COUNT(*) FROM journal_lines l \
-      WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.id = l.ledger_account_id) \
-    UNION ALL SELECT 'payouts name an account that does not exist', COUNT(*) FROM payouts p \
-      WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = p.account_id) \
-    UNION ALL SELECT 'payouts name a beneficiary that does not exist', COUNT(*) FROM payouts p \
-      WHERE NOT EXISTS (SELECT 1 FROM beneficiaries b WHERE b.id = p.beneficiary_id) \
-    UNION ALL SELECT 'payout transitions name a payout that does not exist', COUNT(*) FROM payout_transitions t \
-      WHERE NOT EXISTS (SELECT 1 FROM payouts p WHERE p.id = t.payout_id) \
-    UNION ALL SELECT 'idempotency records name an account that does not exist', COUNT(*) FROM idempotency_keys i \
-      WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = i.account_id) \
-    UNION ALL SELECT 'events name an account that does not exist', COUNT(*) FROM events v \
-      WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = v.account_id)";
 const SQL_IDEMPOTENCY: &str = "SELECT i.account_id, i.key, i.request_hash, i.status_code, COALESCE(i.response_body, a.after_json), i.created_at, i.audit_id \
      FROM idempotency_keys i LEFT JOIN audit_log a ON a.id = i.audit_id WHERE i.account_id = $1 AND i.key = $2";
 const SQL_DEPOSIT: &str =
@@ -1027,7 +1009,7 @@ impl Store for PgStore {
     }
 
     async fn audit_dangling_references(&self) -> StoreResult<Vec<(String, i64)>> {
-        let rows = self.rows(SQL_AUDIT_DANGLING, &[]).await?;
+        let rows = self.rows(crate::SQL_AUDIT_DANGLING, &[]).await?;
         collect(&rows, |r| Ok((col(r, 0)?, col(r, 1)?)))
     }
 

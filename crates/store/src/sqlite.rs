@@ -310,24 +310,6 @@ impl SqliteStore {
     }
 }
 
-/// `Store::audit_dangling_references`: one count per reference the payout path writes.
-const SQL_AUDIT_DANGLING: &str = "\
-    SELECT 'journal entries name an account that does not exist', COUNT(*) FROM journal_entries e \
-      WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = e.account_id) \
-    UNION ALL SELECT 'journal lines name a journal entry that does not exist', COUNT(*) FROM journal_lines l \
-      WHERE NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = l.entry_id) \
-    UNION ALL SELECT 'journal lines name a ledger account that does not exist', COUNT(*) FROM journal_lines l \
-      WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.id = l.ledger_account_id) \
-    UNION ALL SELECT 'payouts name an account that does not exist', COUNT(*) FROM payouts p \
-      WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = p.account_id) \
-    UNION ALL SELECT 'payouts name a beneficiary that does not exist', COUNT(*) FROM payouts p \
-      WHERE NOT EXISTS (SELECT 1 FROM beneficiaries b WHERE b.id = p.beneficiary_id) \
-    UNION ALL SELECT 'payout transitions name a payout that does not exist', COUNT(*) FROM payout_transitions t \
-      WHERE NOT EXISTS (SELECT 1 FROM payouts p WHERE p.id = t.payout_id) \
-    UNION ALL SELECT 'idempotency records name an account that does not exist', COUNT(*) FROM idempotency_keys i \
-      WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = i.account_id) \
-    UNION ALL SELECT 'events name an account that does not exist', COUNT(*) FROM events v \
-      WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = v.account_id)";
 const ACCOUNT_COLS: &str = "id, name, parent_id, kind, status, bank_account, created_at";
 
 fn account_row(r: &Row<'_>) -> rusqlite::Result<RawAccount> {
@@ -1168,7 +1150,7 @@ impl Store for SqliteStore {
 
     async fn audit_dangling_references(&self) -> StoreResult<Vec<(String, i64)>> {
         self.read(|c| {
-            let mut stmt = c.prepare(SQL_AUDIT_DANGLING)?;
+            let mut stmt = c.prepare(crate::SQL_AUDIT_DANGLING)?;
             let rows = stmt
                 .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
