@@ -1667,6 +1667,14 @@ impl PgTx<'_> {
     }
 }
 
+/// The keys of `wanted` not in `cache`, each once, in order (the order rows are locked in).
+fn misses<K: std::hash::Hash + Ord + Copy, V>(wanted: impl Iterator<Item = K>, cache: &HashMap<K, V>) -> Vec<K> {
+    let mut keys: Vec<K> = wanted.filter(|k| !cache.contains_key(k)).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
 fn restore<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, old: Option<V>) {
     match old {
         Some(v) => {
@@ -2135,49 +2143,30 @@ impl WriteTx for PgTx<'_> {
     async fn prefetch(&mut self, reads: &crate::BatchReads) -> StoreResult<()> {
         // One statement per kind instead of a round trip per command; one miss costs the same
         // either way, so only two or more are fetched here.
-        let mut ids: Vec<Uuid> =
-            reads.beneficiaries.iter().copied().filter(|id| !self.reads.beneficiaries.contains_key(id)).collect();
-        ids.sort_unstable();
-        ids.dedup();
+        let ids = misses(reads.beneficiaries.iter().copied(), &self.reads.beneficiaries);
         if ids.len() > 1 {
             let keys = self.w.keys.clone();
-            let mut found: HashMap<Uuid, BeneficiaryRow> = HashMap::with_capacity(ids.len());
+            let mut found = HashMap::with_capacity(ids.len());
             for row in self.all(payouts::SQL_BENEFICIARIES_ANY, &[&ids]).await? {
                 let b = keys.open_beneficiary(payouts::beneficiary_from_row(&row)?)?;
                 found.insert(b.id, b);
             }
-            for id in ids {
-                let row = found.remove(&id);
-                self.reads.beneficiaries.insert(id, row);
-            }
+            // An id not found is cached as `None`, as a read one by one would answer.
+            self.reads.beneficiaries.extend(ids.into_iter().map(|id| (id, found.remove(&id))));
         }
-        let mut accounts: Vec<Uuid> =
-            reads.approval_policies.iter().map(|a| a.0).filter(|a| !self.reads.policies.contains_key(a)).collect();
-        accounts.sort_unstable();
-        accounts.dedup();
+        let accounts = misses(reads.approval_policies.iter().map(|a| a.0), &self.reads.policies);
         if accounts.len() > 1 {
-            let mut found: HashMap<Uuid, crate::ApprovalPolicyRow> = HashMap::with_capacity(accounts.len());
+            let mut found = HashMap::with_capacity(accounts.len());
             for row in self.all(batches::SQL_POLICIES_ANY, &[&accounts]).await? {
                 let policy = batches::policy_from_row(&row)?;
                 found.insert(policy.account_id.0, policy);
             }
-            for account in accounts {
-                let policy = found.remove(&account);
-                self.reads.policies.insert(account, policy);
-            }
+            self.reads.policies.extend(accounts.into_iter().map(|a| (a, found.remove(&a))));
         }
-        let mut pairs: Vec<(AccountId, Uuid)> = reads
-            .compliance_contexts
-            .iter()
-            .copied()
-            .filter(|(a, b)| !self.reads.contexts.contains_key(&(a.0, *b)))
-            .collect();
-        pairs.sort_unstable();
-        pairs.dedup();
+        let pairs = misses(reads.compliance_contexts.iter().map(|(a, b)| (a.0, *b)), &self.reads.contexts);
         if pairs.len() > 1 {
-            for (key, context) in self.compliance_contexts_tx(&pairs).await? {
-                self.reads.contexts.insert(key, context);
-            }
+            let contexts = self.compliance_contexts_tx(&pairs).await?;
+            self.reads.contexts.extend(contexts);
         }
         Ok(())
     }

@@ -335,12 +335,12 @@ impl PgTx<'_> {
         context_from_row(&row, 0)
     }
 
-    /// The compliance contexts of many (account, beneficiary) pairs, in one statement.
+    /// The compliance contexts of many (account id, beneficiary id) pairs, in one statement.
     pub(super) async fn compliance_contexts_tx(
         &mut self,
-        pairs: &[(AccountId, Uuid)],
+        pairs: &[(Uuid, Uuid)],
     ) -> StoreResult<Vec<((Uuid, Uuid), ComplianceContext)>> {
-        let (accounts, beneficiaries): (Vec<Uuid>, Vec<Uuid>) = pairs.iter().map(|(a, b)| (a.0, *b)).unzip();
+        let (accounts, beneficiaries): (Vec<Uuid>, Vec<Uuid>) = pairs.iter().copied().unzip();
         let rows = self.all(SQL_CONTEXTS, &[&accounts, &beneficiaries]).await?;
         rows.iter().map(|r| Ok(((col(r, 0)?, col(r, 1)?), context_from_row(r, 2)?))).collect()
     }
