@@ -496,34 +496,49 @@ impl PgStore {
         Ok(Self { keys: std::sync::Arc::default(), pool, config, pinned: None })
     }
 
+    /// The connection for one read: the snapshot's own, or one from the pool.
+    async fn reader(&self) -> StoreResult<Reader<'_>> {
+        Ok(match &self.pinned {
+            Some(client) => Reader::Pinned(client),
+            None => Reader::Pooled(self.pool.get().await?),
+        })
+    }
+
     async fn rows(&self, sql: &str, params: &Params<'_>) -> StoreResult<Vec<Row>> {
-        if let Some(client) = &self.pinned {
-            let stmt = client.prepare_cached(sql).await?;
-            return Ok(client.query(&stmt, params).await?);
-        }
-        let client = self.pool.get().await?;
+        let client = self.reader().await?;
         let stmt = client.prepare_cached(sql).await?;
         Ok(client.query(&stmt, params).await?)
     }
 
     async fn row_opt(&self, sql: &str, params: &Params<'_>) -> StoreResult<Option<Row>> {
-        if let Some(client) = &self.pinned {
-            let stmt = client.prepare_cached(sql).await?;
-            return Ok(client.query_opt(&stmt, params).await?);
-        }
-        let client = self.pool.get().await?;
+        let client = self.reader().await?;
         let stmt = client.prepare_cached(sql).await?;
         Ok(client.query_opt(&stmt, params).await?)
     }
 
     async fn row(&self, sql: &str, params: &Params<'_>) -> StoreResult<Row> {
-        if let Some(client) = &self.pinned {
-            let stmt = client.prepare_cached(sql).await?;
-            return Ok(client.query_one(&stmt, params).await?);
-        }
-        let client = self.pool.get().await?;
+        let client = self.reader().await?;
         let stmt = client.prepare_cached(sql).await?;
         Ok(client.query_one(&stmt, params).await?)
+    }
+}
+
+/// A read's connection (`PgStore::reader`). Lives on the stack for one read: boxing the pooled
+/// variant to even the sizes would cost an allocation per read.
+#[allow(clippy::large_enum_variant)]
+enum Reader<'a> {
+    Pinned(&'a deadpool_postgres::ClientWrapper),
+    Pooled(deadpool_postgres::Object),
+}
+
+impl std::ops::Deref for Reader<'_> {
+    type Target = deadpool_postgres::ClientWrapper;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Reader::Pinned(client) => client,
+            Reader::Pooled(object) => object,
+        }
     }
 }
 
